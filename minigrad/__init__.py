@@ -1,0 +1,33 @@
+"""minigrad: a small, readable reverse-mode autograd framework on NumPy and CuPy.
+
+Start with ``Tensor`` (tensor.py), then ``Function`` and the backward engine
+(autograd.py), then the ops in ``minigrad/ops/``. This file only re-exports.
+"""
+
+from . import functional
+from .autograd import detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
+from .backend import cuda_is_available
+from .checkpoint import load, save
+from .gradcheck import GradcheckError, gradcheck
+from .ops.elementwise import maximum, minimum, where
+from .ops.shape import cat, stack
+from .random import manual_seed
+from .tensor import (
+    Tensor,
+    arange,
+    bool_,
+    float32,
+    float64,
+    from_dlpack,
+    full,
+    int64,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
+
+__version__ = "0.1.0"

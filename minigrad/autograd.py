@@ -1,0 +1,408 @@
+"""Reverse-mode automatic differentiation: the Function contract and the backward engine.
+
+Every differentiable operation is a subclass of ``Function`` with two methods:
+
+* ``forward(self, *arrays, **options) -> array`` computes the result on raw backend
+  arrays (NumPy or CuPy) and may call ``self.save_for_backward(...)`` with the arrays
+  its backward will need.
+* ``backward(self, grad) -> gradient per input`` receives dL/d(output) as a Tensor and
+  returns dL/d(input) for each input (a Tensor, or None for "no gradient"), written
+  with Tensor operations. Because backward is made of Tensor ops, running it in grad
+  mode records a new graph: that is all it takes for gradients of gradients.
+
+``Function.apply`` runs forward and, if grad mode is on and some input requires a
+gradient, remembers on the output how it was made (a node of the graph).
+
+The engine (``backward``) walks that graph from the output to the leaves without
+recursion, using Kahn's algorithm: a node runs once every node that consumes its
+output has handed back its share of the gradient. Broadcasting is undone in one place
+(``sum_to`` below), not in every op.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import threading
+import traceback
+import weakref
+
+from . import tensor as _tensor  # circular on purpose: Tensor wraps Function outputs
+
+# ---------------------------------------------------------------------------------
+# Grad mode and anomaly mode: per thread, like PyTorch, so a data-loading thread
+# under no_grad does not switch off recording in the training thread.
+
+_mode = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    return getattr(_mode, "grad_enabled", True)
+
+
+def _set_grad_enabled(enabled: bool) -> None:
+    _mode.grad_enabled = enabled
+
+
+class _GradMode(contextlib.ContextDecorator):
+    """Context manager and decorator that sets grad mode and restores it on exit."""
+
+    enabled = True
+
+    def __enter__(self):
+        self._previous = is_grad_enabled()
+        _set_grad_enabled(self.enabled)
+        return self
+
+    def __exit__(self, *exc_info):
+        _set_grad_enabled(self._previous)
+        return False
+
+    def __call__(self, fn):
+        # a fresh instance per call, so one decorator can be re-entered (recursion,
+        # threads) without sharing `_previous`
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with type(self)():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Do not record operations: results do not require grad. Saves memory and time."""
+
+    enabled = False
+
+
+class enable_grad(_GradMode):
+    """Record operations again inside a ``no_grad`` region."""
+
+    enabled = True
+
+
+class set_grad_enabled(_GradMode):
+    def __init__(self, enabled: bool):
+        self.enabled = bool(enabled)
+
+    def __call__(self, fn):
+        enabled = self.enabled
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(enabled):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+def is_anomaly_enabled() -> bool:
+    return getattr(_mode, "anomaly", False)
+
+
+@contextlib.contextmanager
+def detect_anomaly():
+    """Raise FloatingPointError at the first op whose forward or backward gives NaN/inf.
+
+    The error names the op and the file:line of the user code that created it. This
+    costs a finiteness check per op and a stack walk per node, so it is off by default.
+    """
+    previous = is_anomaly_enabled()
+    _mode.anomaly = True
+    try:
+        yield
+    finally:
+        _mode.anomaly = previous
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _user_frame() -> str:
+    """file:line of the innermost caller outside the minigrad package."""
+    for frame in reversed(traceback.extract_stack()):
+        if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR):
+            return f"{frame.filename}:{frame.lineno}"
+    return "<unknown>"
+
+
+def _check_finite(array, what: str, fn: Function) -> None:
+    from .backend import get_array_module
+
+    xp = get_array_module(array)
+    if array.dtype.kind in "fc" and not bool(xp.isfinite(array).all()):
+        raise FloatingPointError(
+            f"{what} of {type(fn).__name__} produced NaN or inf; "
+            f"the op was created at {fn.created_at or '<unknown: created outside detect_anomaly()>'}"
+        )
+
+
+# ---------------------------------------------------------------------------------
+# Function: one node of the graph.
+
+
+class Function:
+    """A differentiable operation; see the module docstring for the contract.
+
+    After ``apply`` a node holds:
+      edges       for each input: where its gradient goes (the input's node, the input
+                  itself if it is a leaf, or None if it needs no gradient), with the
+                  input's shape and dtype, so the engine can undo broadcasting;
+      output_ref  a weak reference to the output Tensor (for its hooks, retain_grad);
+      _saved      what ``save_for_backward`` kept; freed after backward.
+    """
+
+    created_at = None  # "file:line" of user code, recorded under detect_anomaly()
+
+    def forward(self, *arrays, **options):
+        raise NotImplementedError
+
+    def backward(self, grad):
+        raise NotImplementedError
+
+    def save_for_backward(self, *arrays) -> None:
+        self._to_save = arrays
+
+    def needs_grad(self, i: int) -> bool:
+        """Does input ``i`` want a gradient? Lets backward skip work nobody uses."""
+        return self.edges[i][0] is not None
+
+    @property
+    def saved_tensors(self) -> tuple:
+        """The saved arrays as Tensors. An input comes back as the input Tensor itself
+        and the output as a Tensor made by this node, so that a backward written with
+        them is itself differentiable (create_graph=True); anything else is a constant."""
+        if self._saved is None:
+            raise RuntimeError(
+                f"Trying to backward through {type(self).__name__} a second time, but its "
+                "saved arrays were freed after the first backward. Pass "
+                "retain_graph=True to the first backward() if you need to go through "
+                "the graph twice."
+            )
+        Tensor = _tensor.Tensor
+        return tuple(
+            item if isinstance(item, Tensor) else Tensor._make(item[1], node=self if item[0] else None)
+            for item in self._saved
+        )
+
+    def release(self) -> None:
+        """Free the saved arrays (the graph's edges stay, as in PyTorch)."""
+        self._saved = None
+
+    @classmethod
+    def apply(cls, *inputs, **options):
+        Tensor = _tensor.Tensor
+        tensors = _tensor.as_tensors(inputs)
+        _tensor.check_same_device(tensors, cls.__name__)
+        fn = cls()
+        fn._to_save = ()
+        anomaly = is_anomaly_enabled()
+        if anomaly:
+            fn.created_at = _user_frame()
+        output = fn.forward(*[t.data for t in tensors], **options)
+        if anomaly:
+            _check_finite(output, "forward", fn)
+        if not (is_grad_enabled() and any(t.requires_grad for t in tensors)):
+            return Tensor._make(output)
+
+        fn.edges = [
+            ((t._node or t) if t.requires_grad else None, t.shape, t.dtype) for t in tensors
+        ]
+        fn._saved = [_saved_item(array, tensors, output) for array in fn._to_save]
+        del fn._to_save
+        result = Tensor._make(output, node=fn)
+        fn.output_ref = weakref.ref(result)  # weak: the output owns its node, not back
+        return result
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} backward>"
+
+
+def _saved_item(array, tensors, output):
+    """An input Tensor, or (is_output, array)."""
+    for t in tensors:
+        if array is t.data:
+            return t
+    return (array is output, array)
+
+
+# ---------------------------------------------------------------------------------
+# The backward engine.
+
+
+def _vertex(t):
+    """Where a tensor's gradient collects: its node, or the tensor itself for a leaf."""
+    return t._node if t._node is not None else t
+
+
+def run_backward(outputs, output_grads, retain_graph=False, create_graph=False, inputs=None):
+    """Backpropagate ``output_grads`` from ``outputs`` through the graph.
+
+    With ``inputs=None`` gradients are accumulated into the ``.grad`` of leaves (and of
+    tensors that called ``retain_grad()``). Otherwise nothing is written and the
+    gradients of ``inputs`` are returned in a list (None where unreachable).
+
+    1. Count, for every vertex, how many graph edges point at it (its consumers).
+    2. Start from the outputs; pop a vertex whose consumers have all reported, call its
+       node's backward, hand each input its share, and decrement that input's count.
+    A list used as a stack and a dict of counts: no recursion, so a 100,000-op chain is
+    fine. Each vertex is processed exactly once, after all its gradient has arrived.
+    """
+    pending = {}  # id(vertex) -> number of consumers that have not reported yet
+    stack = [_vertex(t) for t in outputs]
+    seen = {id(v) for v in stack}
+    while stack:
+        vertex = stack.pop()
+        if isinstance(vertex, Function):
+            for edge, _, _ in vertex.edges:
+                if edge is None:
+                    continue
+                pending[id(edge)] = pending.get(id(edge), 0) + 1
+                if id(edge) not in seen:
+                    seen.add(id(edge))
+                    stack.append(edge)
+
+    grads = {}  # id(vertex) -> gradient Tensor summed so far
+    for t, g in zip(outputs, output_grads):
+        key = id(_vertex(t))
+        grads[key] = g if key not in grads else grads[key] + g
+
+    wanted = None if inputs is None else {id(_vertex(t)): i for i, t in enumerate(inputs)}
+    results = [None] * (0 if inputs is None else len(inputs))
+    ready = list({id(v): v for v in map(_vertex, outputs) if pending.get(id(v), 0) == 0}.values())
+    anomaly = is_anomaly_enabled()
+
+    with set_grad_enabled(create_graph):
+        while ready:
+            vertex = ready.pop()
+            grad = grads.pop(id(vertex), None)
+            if isinstance(vertex, Function):
+                if grad is not None:
+                    grad = _visit_tensor(vertex.output_ref(), grad, accumulate=inputs is None)
+                input_grads = _node_backward(vertex, grad, anomaly) if grad is not None else ()
+                if not retain_graph:
+                    vertex.release()
+                for i, (edge, shape, dtype) in enumerate(vertex.edges):
+                    if edge is None:
+                        continue
+                    g = input_grads[i] if i < len(input_grads) else None
+                    if g is not None:
+                        g = _match(g, shape, dtype)
+                        key = id(edge)
+                        grads[key] = g if key not in grads else grads[key] + g
+                    pending[id(edge)] -= 1
+                    if pending[id(edge)] == 0:
+                        ready.append(edge)
+            elif grad is not None:  # a leaf
+                grad = _visit_tensor(vertex, grad, accumulate=inputs is None)
+            if wanted is not None and grad is not None and id(vertex) in wanted:
+                results[wanted[id(vertex)]] = grad
+    return results
+
+
+def _node_backward(fn, grad, anomaly):
+    input_grads = fn.backward(grad)
+    if not isinstance(input_grads, tuple):
+        input_grads = (input_grads,)
+    if anomaly:
+        for g in input_grads:
+            if g is not None:
+                _check_finite(g.data, "backward", fn)
+    return input_grads
+
+
+def _visit_tensor(tensor, grad, accumulate):
+    """Run a tensor's hooks on its total gradient; store it in .grad if asked to."""
+    if tensor is None:  # the output Tensor was dropped by the user: no hooks to run
+        return grad
+    for hook in list(tensor._hooks.values()):
+        replaced = hook(grad)
+        if replaced is not None:
+            grad = replaced
+    if accumulate and (tensor._node is None or tensor._retains_grad):
+        stored = grad if is_grad_enabled() else grad.detach()
+        tensor.grad = stored if tensor.grad is None else tensor.grad + stored
+    return grad
+
+
+def _match(grad, shape, dtype):
+    """Bring an input's gradient back to the input's shape and dtype.
+
+    Broadcasting copied the input along some axes, so its gradient is the sum of the
+    gradients of all copies: ``sum_to`` adds them up. This is the one place where
+    broadcasting is undone; no op has to think about it.
+    """
+    if grad.shape != shape:
+        grad = sum_to(grad, shape)
+    if grad.dtype != dtype:
+        grad = grad.astype(dtype)
+    return grad
+
+
+def sum_to(t, shape):
+    from .ops.shape import sum_to as _sum_to
+
+    return _sum_to(t, shape)
+
+
+def backward(tensor, grad=None, retain_graph=None, create_graph=False) -> None:
+    """``tensor.backward()``: accumulate d(tensor)/d(leaf) into every leaf's ``.grad``."""
+    if not tensor.requires_grad:
+        raise RuntimeError(
+            "element 0 of tensors does not require grad and does not have a grad_fn: "
+            "nothing to backpropagate (did you create it under no_grad, or forget "
+            "requires_grad=True?)"
+        )
+    grad = _default_grad(tensor, grad)
+    if retain_graph is None:
+        retain_graph = create_graph
+    run_backward([tensor], [grad], retain_graph, create_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False):
+    """Gradients of ``outputs`` with respect to ``inputs``, without touching ``.grad``.
+
+    As ``torch.autograd.grad``: returns a list with one Tensor per input. With
+    ``create_graph=True`` the results are differentiable again.
+    """
+    Tensor = _tensor.Tensor
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    single_input = isinstance(inputs, Tensor)
+    inputs = [inputs] if single_input else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for i, t in enumerate(inputs):
+        if not t.requires_grad:
+            raise RuntimeError(f"input {i} of grad() does not require grad")
+    for i, t in enumerate(outputs):
+        if not t.requires_grad:
+            raise RuntimeError(f"output {i} of grad() does not require grad and has no graph")
+    grad_outputs = [_default_grad(t, g) for t, g in zip(outputs, grad_outputs)]
+    if retain_graph is None:
+        retain_graph = create_graph
+    results = run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=inputs)
+    for i, r in enumerate(results):
+        if r is None:
+            raise RuntimeError(
+                f"input {i} of grad() is not part of the graph of the outputs "
+                "(no path from it to them)"
+            )
+    return results
+
+
+def _default_grad(tensor, grad):
+    Tensor = _tensor.Tensor
+    if grad is None:
+        if tensor.data.size != 1:
+            raise RuntimeError(
+                f"grad can be implicitly created only for scalar outputs, but the output "
+                f"has shape {tensor.shape}; pass grad= (a Tensor of that shape)"
+            )
+        return Tensor._make(_tensor.ones_like(tensor).data)
+    grad = grad if isinstance(grad, Tensor) else _tensor.tensor(grad, dtype=tensor.dtype, device=tensor.device)
+    if grad.shape != tensor.shape:
+        raise ValueError(f"grad has shape {grad.shape} but the output has shape {tensor.shape}")
+    return grad

@@ -1,0 +1,388 @@
+"""Elementwise ops: z = f(x) or z = f(x, y), applied entry by entry.
+
+Each backward returns dL/dx = dL/dz * dz/dx in the shape of z. When x was broadcast
+(a (3, 1) tensor added to a (3, 4) one), the engine sums that gradient back to x's
+shape (``autograd.sum_to``), so nothing here deals with broadcasting.
+
+Backwards use Tensor operations (``grad * y``, not ``grad.data * y.data``) so that
+with ``create_graph=True`` they are recorded and can be differentiated again.
+"""
+
+from __future__ import annotations
+
+from ..autograd import Function
+from ..backend import device_of, get_array_module
+from ..backend import to_device as _array_to_device
+from ..tensor import Tensor, as_tensors
+
+
+class Add(Function):
+    """z = x + y;  dz/dx = 1, dz/dy = 1."""
+
+    def forward(self, x, y):
+        return x + y
+
+    def backward(self, grad):
+        return grad, grad
+
+
+class Sub(Function):
+    """z = x - y;  dz/dx = 1, dz/dy = -1."""
+
+    def forward(self, x, y):
+        return x - y
+
+    def backward(self, grad):
+        return grad, -grad
+
+
+class Mul(Function):
+    """z = x * y;  dz/dx = y, dz/dy = x."""
+
+    def forward(self, x, y):
+        self.save_for_backward(x, y)
+        return x * y
+
+    def backward(self, grad):
+        x, y = self.saved_tensors
+        return (grad * y if self.needs_grad(0) else None, grad * x if self.needs_grad(1) else None)
+
+
+class Div(Function):
+    """z = x / y;  dz/dx = 1 / y, dz/dy = -x / y^2."""
+
+    def forward(self, x, y):
+        self.save_for_backward(x, y)
+        return x / y
+
+    def backward(self, grad):
+        x, y = self.saved_tensors
+        grad_x = grad / y if self.needs_grad(0) else None
+        grad_y = -grad * x / (y * y) if self.needs_grad(1) else None
+        return grad_x, grad_y
+
+
+class Neg(Function):
+    """z = -x;  dz/dx = -1."""
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, grad):
+        return -grad
+
+
+class PowScalar(Function):
+    """z = x ** p for a constant number p;  dz/dx = p * x ** (p - 1)."""
+
+    def forward(self, x, exponent):
+        self.exponent = exponent
+        self.save_for_backward(x)
+        return x**exponent
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        p = self.exponent
+        if p == 0:
+            return grad * 0.0
+        return grad * (p * x ** (p - 1)) if p != 1 else grad
+
+
+class Pow(Function):
+    """z = x ** y;  dz/dx = y * x ** (y - 1), dz/dy = z * log(x)."""
+
+    def forward(self, x, y):
+        z = x**y
+        self.save_for_backward(x, y, z)
+        return z
+
+    def backward(self, grad):
+        x, y, z = self.saved_tensors
+        grad_x = grad * y * x ** (y - 1) if self.needs_grad(0) else None
+        grad_y = grad * z * x.log() if self.needs_grad(1) else None
+        return grad_x, grad_y
+
+
+class Exp(Function):
+    """y = e^x;  dy/dx = e^x = y (so we keep y, not x)."""
+
+    def forward(self, x):
+        y = get_array_module(x).exp(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        return grad * y
+
+
+class Log(Function):
+    """y = ln x;  dy/dx = 1 / x."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return get_array_module(x).log(x)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return grad / x
+
+
+class Sqrt(Function):
+    """y = sqrt(x);  dy/dx = 1 / (2 sqrt(x)) = 1 / (2 y)."""
+
+    def forward(self, x):
+        y = get_array_module(x).sqrt(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        return grad / (2.0 * y)
+
+
+class Tanh(Function):
+    """y = tanh x;  dy/dx = 1 - y^2."""
+
+    def forward(self, x):
+        y = get_array_module(x).tanh(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        return grad * (1.0 - y * y)
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + e^-x);  dy/dx = y (1 - y).
+
+    Computed as 1 / (1 + e^-|x|) or e^-|x| / (1 + e^-|x|) by the sign of x, so e^ never
+    sees a large positive argument (no overflow warning for x = -1000).
+    """
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        e = xp.exp(-xp.abs(x))
+        y = xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        return grad * (y * (1.0 - y))
+
+
+class ReLU(Function):
+    """y = max(x, 0);  dy/dx = 1 where x > 0, else 0 (PyTorch's choice at x = 0)."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return get_array_module(x).maximum(x, 0)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return grad * (x.data > 0).astype(grad.dtype)
+
+
+class LeakyReLU(Function):
+    """y = x where x > 0, else s x;  dy/dx = 1 or s."""
+
+    def forward(self, x, negative_slope):
+        self.slope = negative_slope
+        self.save_for_backward(x)
+        return get_array_module(x).where(x > 0, x, x * negative_slope)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        xp = get_array_module(x.data)
+        return grad * xp.where(x.data > 0, 1.0, self.slope).astype(grad.dtype)
+
+
+class Abs(Function):
+    """y = |x|;  dy/dx = sign(x) (0 at x = 0, as PyTorch)."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return get_array_module(x).abs(x)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return grad * get_array_module(x.data).sign(x.data)
+
+
+class Clip(Function):
+    """y = min(max(x, lo), hi);  dy/dx = 1 where lo <= x <= hi, else 0 (as torch.clamp)."""
+
+    def forward(self, x, lo, hi):
+        self.lo, self.hi = lo, hi
+        self.save_for_backward(x)
+        return get_array_module(x).clip(x, lo, hi)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        inside = get_array_module(x.data).ones(x.shape, dtype=bool)
+        if self.lo is not None:
+            inside &= x.data >= self.lo
+        if self.hi is not None:
+            inside &= x.data <= self.hi
+        return grad * inside.astype(grad.dtype)
+
+
+class Maximum(Function):
+    """z = max(x, y) entrywise;  the larger input gets the gradient, ties split it 1/2 each."""
+
+    def forward(self, x, y):
+        self.save_for_backward(x, y)
+        return get_array_module(x).maximum(x, y)
+
+    def backward(self, grad):
+        x, y = self.saved_tensors
+        share_x = (x.data > y.data) + 0.5 * (x.data == y.data)
+        return grad * share_x.astype(grad.dtype), grad * (1.0 - share_x).astype(grad.dtype)
+
+
+class Minimum(Function):
+    """z = min(x, y) entrywise;  the smaller input gets the gradient, ties split it 1/2 each."""
+
+    def forward(self, x, y):
+        self.save_for_backward(x, y)
+        return get_array_module(x).minimum(x, y)
+
+    def backward(self, grad):
+        x, y = self.saved_tensors
+        share_x = (x.data < y.data) + 0.5 * (x.data == y.data)
+        return grad * share_x.astype(grad.dtype), grad * (1.0 - share_x).astype(grad.dtype)
+
+
+class Where(Function):
+    """z = x where cond else y;  the gradient goes to whichever input was picked."""
+
+    def forward(self, cond, x, y):
+        self.save_for_backward(cond)
+        return get_array_module(x).where(cond, x, y)
+
+    def backward(self, grad):
+        (cond,) = self.saved_tensors
+        zero = grad * 0.0
+        return None, where(cond, grad, zero), where(cond, zero, grad)
+
+
+class Cast(Function):
+    """y = x converted to another dtype;  the gradient is converted back."""
+
+    def forward(self, x, dtype):
+        self.input_dtype = x.dtype
+        return x.astype(dtype)
+
+    def backward(self, grad):
+        return cast(grad, self.input_dtype)
+
+
+class ToDevice(Function):
+    """y = x copied to another device;  the gradient is copied back."""
+
+    def forward(self, x, device):
+        self.input_device = device_of(x)
+        return _array_to_device(x, device)
+
+    def backward(self, grad):
+        return to_device(grad, self.input_device)
+
+
+# -------------------------------------------------------------------------------------
+# The functions that Tensor's operators and methods call.
+
+
+def add(x, y):
+    return Add.apply(x, y)
+
+
+def sub(x, y):
+    return Sub.apply(x, y)
+
+
+def mul(x, y):
+    return Mul.apply(x, y)
+
+
+def div(x, y):
+    return Div.apply(x, y)
+
+
+def neg(x):
+    return Neg.apply(x)
+
+
+def pow(x, y):
+    if isinstance(y, (int, float)) and not isinstance(y, bool) and isinstance(x, Tensor):
+        return PowScalar.apply(x, exponent=y)
+    return Pow.apply(x, y)
+
+
+def exp(x):
+    return Exp.apply(x)
+
+
+def log(x):
+    return Log.apply(x)
+
+
+def sqrt(x):
+    return Sqrt.apply(x)
+
+
+def tanh(x):
+    return Tanh.apply(x)
+
+
+def sigmoid(x):
+    return Sigmoid.apply(x)
+
+
+def relu(x):
+    return ReLU.apply(x)
+
+
+def leaky_relu(x, negative_slope=0.01):
+    return LeakyReLU.apply(x, negative_slope=negative_slope)
+
+
+def abs(x):
+    return Abs.apply(x)
+
+
+def clip(x, lo=None, hi=None):
+    if lo is None and hi is None:
+        raise ValueError("clip needs at least one of lo and hi")
+    if lo is not None and hi is not None and lo > hi:
+        raise ValueError(f"clip needs lo <= hi, got lo={lo}, hi={hi}")
+    return Clip.apply(x, lo=lo, hi=hi)
+
+
+def maximum(x, y):
+    """Entrywise maximum of x and y (broadcasting); ties give each input half."""
+    return Maximum.apply(x, y)
+
+
+def minimum(x, y):
+    """Entrywise minimum of x and y (broadcasting); ties give each input half."""
+    return Minimum.apply(x, y)
+
+
+def where(cond, x, y):
+    """x where cond is True, else y (broadcasting, as ``numpy.where``)."""
+    cond, x, y = as_tensors((cond, x, y))
+    if cond.dtype.kind != "b":
+        raise TypeError(f"where() needs a boolean condition, got dtype {cond.dtype}")
+    return Where.apply(cond, x, y)
+
+
+def cast(x, dtype):
+    if x.dtype == dtype:
+        return x
+    return Cast.apply(x, dtype=dtype)
+
+
+def to_device(x, device):
+    return ToDevice.apply(x, device=device)

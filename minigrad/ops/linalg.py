@@ -1,0 +1,57 @@
+"""Matrix product.
+
+For C = A @ B with A (n, k) and B (k, m):  dL/dA = dL/dC @ B^T  and  dL/dB = A^T @ dL/dC.
+(Each entry C_ij = sum_k A_ik B_kj, so dC_ij/dA_ik = B_kj: collecting these is a product.)
+Stacks of matrices (leading batch axes) work the same with the last two axes swapped;
+batch axes that were broadcast are summed back by the engine.
+"""
+
+from __future__ import annotations
+
+from ..autograd import Function
+from ..tensor import as_tensors
+from .shape import reshape, transpose
+
+
+class MatMul(Function):
+    """C = A @ B (both at least 2-D);  dA = dC @ B^T, dB = A^T @ dC."""
+
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return a @ b
+
+    def backward(self, grad):
+        a, b = self.saved_tensors
+        grad_a = grad @ swap_last_axes(b) if self.needs_grad(0) else None
+        grad_b = swap_last_axes(a) @ grad if self.needs_grad(1) else None
+        return grad_a, grad_b
+
+
+def swap_last_axes(x):
+    axes = list(range(x.ndim))
+    axes[-1], axes[-2] = axes[-2], axes[-1]
+    return transpose(x, axes)
+
+
+def matmul(a, b):
+    """``a @ b`` with NumPy's rules: a 1-D operand is a row (left) or column (right)
+    vector, and that axis is dropped from the result."""
+    a, b = as_tensors((a, b))
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul needs tensors with at least 1 axis, got shapes {a.shape} and {b.shape}")
+    if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
+        raise ValueError(
+            f"matmul shape mismatch: {a.shape} @ {b.shape} "
+            f"(the last axis of the first, {a.shape[-1]}, must equal the "
+            f"{'second-to-last' if b.ndim > 1 else 'only'} axis of the second)"
+        )
+    vector_a, vector_b = a.ndim == 1, b.ndim == 1
+    if vector_a:
+        a = reshape(a, (1, a.shape[0]))
+    if vector_b:
+        b = reshape(b, (b.shape[0], 1))
+    out = MatMul.apply(a, b)
+    if vector_a or vector_b:
+        shape = out.shape[:-2] + (() if vector_a else out.shape[-2:-1]) + (() if vector_b else out.shape[-1:])
+        out = reshape(out, shape)
+    return out

@@ -1,0 +1,239 @@
+"""Shape ops: they move entries around without changing them.
+
+So each backward moves the gradient back: reshape undoes reshape, transpose applies
+the inverse permutation, indexing scatters the gradient into zeros at the same
+places, concatenation slices it apart, and ``broadcast_to`` / ``sum_to`` undo each
+other (a copied entry's gradient is the sum over its copies).
+"""
+
+from __future__ import annotations
+
+import numpy
+
+from ..autograd import Function
+from ..backend import get_array_module, scatter_add, to_device
+from ..tensor import Tensor, as_tensors, check_same_device
+
+
+class Reshape(Function):
+    """y = x with another shape (same entries in row-major order);  dx = dy reshaped back."""
+
+    def forward(self, x, shape):
+        self.input_shape = x.shape
+        return x.reshape(shape)
+
+    def backward(self, grad):
+        return reshape(grad, self.input_shape)
+
+
+class Transpose(Function):
+    """y = x with its axes permuted;  dx = dy with the inverse permutation."""
+
+    def forward(self, x, axes):
+        self.axes = axes
+        return x.transpose(axes)
+
+    def backward(self, grad):
+        return transpose(grad, tuple(numpy.argsort(self.axes)))
+
+
+class BroadcastTo(Function):
+    """y = x repeated along axes of size 1 (and new leading axes);  dx = dy summed back."""
+
+    def forward(self, x, shape):
+        self.input_shape = x.shape
+        return get_array_module(x).broadcast_to(x, shape)
+
+    def backward(self, grad):
+        return sum_to(grad, self.input_shape)
+
+
+class SumTo(Function):
+    """y = x summed down to ``shape`` (the inverse of broadcasting);  dx = dy broadcast."""
+
+    def forward(self, x, shape):
+        self.input_shape = x.shape
+        extra = x.ndim - len(shape)
+        # sum the new leading axes, and the axes where the target has size 1
+        axes = tuple(range(extra)) + tuple(
+            extra + i for i, n in enumerate(shape) if n == 1 and x.shape[extra + i] != 1
+        )
+        y = x.sum(axis=axes, keepdims=True) if axes else x
+        return y.reshape(shape)
+
+    def backward(self, grad):
+        return broadcast_to(grad, self.input_shape)
+
+
+class GetItem(Function):
+    """y = x[index];  dx = zeros with dy added at the same places (repeats add up)."""
+
+    def forward(self, x, index):
+        self.input_shape, self.index = x.shape, index
+        return x[index]
+
+    def backward(self, grad):
+        return IndexAdd.apply(grad, shape=self.input_shape, index=self.index)
+
+
+class IndexAdd(Function):
+    """y = zeros(shape) with y[index] += g (every repeat counted);  dg = dy[index]."""
+
+    def forward(self, g, shape, index):
+        self.index = index
+        y = get_array_module(g).zeros(shape, dtype=g.dtype)
+        if _is_basic(index):
+            y[index] = g  # slices and ints: each place at most once, no need to add
+        else:
+            scatter_add(y, index, g)
+        return y
+
+    def backward(self, grad):
+        return getitem(grad, self.index)
+
+
+class Concatenate(Function):
+    """y = the inputs joined along ``axis``;  each input's gradient is its slice of dy."""
+
+    def forward(self, *xs, axis):
+        self.axis = axis
+        self.sizes = [x.shape[axis] for x in xs]
+        return get_array_module(xs[0]).concatenate(xs, axis=axis)
+
+    def backward(self, grad):
+        grads, start = [], 0
+        for size in self.sizes:
+            index = [slice(None)] * grad.ndim
+            index[self.axis] = slice(start, start + size)
+            grads.append(getitem(grad, tuple(index)))
+            start += size
+        return tuple(grads)
+
+
+class Pad(Function):
+    """y = x surrounded by ``value``;  dx = the middle of dy (padding gets no gradient)."""
+
+    def forward(self, x, pad_width, value):
+        self.inner = tuple(slice(before, before + n) for (before, _), n in zip(pad_width, x.shape))
+        return get_array_module(x).pad(x, pad_width, mode="constant", constant_values=value)
+
+    def backward(self, grad):
+        return getitem(grad, self.inner)
+
+
+# -------------------------------------------------------------------------------------
+
+
+def reshape(x, shape):
+    shape = tuple(shape)
+    if shape == x.shape:
+        return x
+    size = x.data.size
+    known = numpy.prod([n for n in shape if n != -1], dtype=numpy.int64)
+    if shape.count(-1) > 1 or (shape.count(-1) == 0 and known != size) or (
+        shape.count(-1) == 1 and (known == 0 or size % known)
+    ):
+        raise ValueError(f"cannot reshape a tensor of shape {x.shape} ({size} entries) into shape {shape}")
+    return Reshape.apply(x, shape=shape)
+
+
+def transpose(x, axes=None):
+    """Permute axes; with no axes, reverse them all (NumPy's ``.T``)."""
+    if axes is None:
+        axes = tuple(reversed(range(x.ndim)))
+    axes = tuple(a % x.ndim for a in axes) if x.ndim else ()
+    if sorted(axes) != list(range(x.ndim)):
+        raise ValueError(f"axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}")
+    return Transpose.apply(x, axes=axes)
+
+
+def broadcast_to(x, shape):
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    try:
+        numpy.broadcast_shapes(x.shape, shape)
+    except ValueError:
+        raise ValueError(f"cannot broadcast shape {x.shape} to {shape}") from None
+    return BroadcastTo.apply(x, shape=shape)
+
+
+def sum_to(x, shape):
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    return SumTo.apply(x, shape=shape)
+
+
+def getitem(x, index):
+    """``x[index]`` for ints, slices, None, Ellipsis, integer arrays, lists and boolean masks."""
+    return GetItem.apply(x, index=_normalize_index(index, x.device))
+
+
+def cat(tensors, axis=0):
+    """Join tensors along an existing axis (``numpy.concatenate``)."""
+    tensors = as_tensors(list(tensors))
+    if not tensors:
+        raise ValueError("cat() needs at least one tensor")
+    check_same_device(tensors, "cat")
+    first = tensors[0]
+    if first.ndim == 0:
+        raise ValueError("cat() cannot join 0-d tensors; use stack()")
+    axis = axis % first.ndim
+    for t in tensors[1:]:
+        if t.ndim != first.ndim or any(
+            a != b for i, (a, b) in enumerate(zip(t.shape, first.shape)) if i != axis
+        ):
+            raise ValueError(
+                f"cat() along axis {axis}: shapes {first.shape} and {t.shape} differ in another axis"
+            )
+    return Concatenate.apply(*tensors, axis=axis)
+
+
+def stack(tensors, axis=0):
+    """Join same-shaped tensors along a new axis."""
+    tensors = as_tensors(list(tensors))
+    if not tensors:
+        raise ValueError("stack() needs at least one tensor")
+    shape = tensors[0].shape
+    for t in tensors[1:]:
+        if t.shape != shape:
+            raise ValueError(f"stack() needs tensors of one shape, got {shape} and {t.shape}")
+    axis = axis % (len(shape) + 1)
+    new_shape = shape[:axis] + (1,) + shape[axis:]
+    return cat([reshape(t, new_shape) for t in tensors], axis=axis)
+
+
+def pad(x, pad_width, value=0):
+    """Pad with a constant; ``pad_width`` as NumPy: an int, a (before, after) pair, or a
+    pair per axis."""
+    widths = numpy.broadcast_to(numpy.asarray(pad_width, dtype=numpy.int64), (x.ndim, 2))
+    if (widths < 0).any():
+        raise ValueError(f"pad widths must be >= 0, got {pad_width}")
+    return Pad.apply(x, pad_width=tuple(map(tuple, widths.tolist())), value=value)
+
+
+def _normalize_index(index, device):
+    """Tensors and lists in an index become arrays on the tensor's device."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    out = []
+    for item in index:
+        if isinstance(item, Tensor):
+            if item.device != device:
+                raise RuntimeError(
+                    f"indexing a '{device}' tensor with a '{item.device}' tensor; move the index with .to()"
+                )
+            item = item.data
+        elif isinstance(item, (list, numpy.ndarray)):
+            item = numpy.asarray(item)
+            if item.dtype.kind not in "biu":
+                raise IndexError(f"index arrays must be integer or boolean, got dtype {item.dtype}")
+            item = to_device(item, device)
+        out.append(item)
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def _is_basic(index) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return all(i is None or i is Ellipsis or isinstance(i, (int, slice, numpy.integer)) for i in items)
