@@ -50,6 +50,12 @@ class _GradMode(contextlib.ContextDecorator):
 
     enabled = True
 
+    def __new__(cls, *args):
+        # `@no_grad` without parentheses (PyTorch 2 allows it): decorate at once
+        if len(args) == 1 and callable(args[0]):
+            return cls()(args[0])
+        return super().__new__(cls)
+
     def __enter__(self):
         self._previous = is_grad_enabled()
         _set_grad_enabled(self.enabled)
@@ -116,7 +122,8 @@ def detect_anomaly():
         _mode.anomaly = previous
 
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+# with the separator, so that a user folder like "minigrad_lessons/" is not taken for ours
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 def _user_frame() -> str:
@@ -134,7 +141,7 @@ def _check_finite(array, what: str, fn: Function) -> None:
     if array.dtype.kind in "fc" and not bool(xp.isfinite(array).all()):
         raise FloatingPointError(
             f"{what} of {type(fn).__name__} produced NaN or inf; "
-            f"the op was created at {fn.created_at or '<unknown: created outside detect_anomaly()>'}"
+            f"the op was created at {fn.created_at or '<unknown: not under detect_anomaly()>'}"
         )
 
 
@@ -302,7 +309,17 @@ def run_backward(outputs, output_grads, retain_graph=False, create_graph=False, 
 
 
 def _node_backward(fn, grad, anomaly):
-    input_grads = fn.backward(grad)
+    if anomaly:
+        # Judge what this node's backward returns, as PyTorch does. Checking each op inside
+        # the formula would blame them instead (Sqrt's inf at 0 comes from a division
+        # there, which would be reported as "Div, created at the backward() call").
+        _mode.anomaly = False
+        try:
+            input_grads = fn.backward(grad)
+        finally:
+            _mode.anomaly = True
+    else:
+        input_grads = fn.backward(grad)
     if not isinstance(input_grads, tuple):
         input_grads = (input_grads,)
     if anomaly:
@@ -321,8 +338,15 @@ def _visit_tensor(tensor, grad, accumulate):
         if replaced is not None:
             grad = replaced
     if accumulate and (tensor._node is None or tensor._retains_grad):
-        stored = grad if is_grad_enabled() else grad.detach()
-        tensor.grad = stored if tensor.grad is None else tensor.grad + stored
+        if tensor.grad is not None:
+            tensor.grad = tensor.grad + grad  # a new array; recorded only under create_graph
+        elif is_grad_enabled():  # create_graph: keep the graph so .grad can be differentiated
+            tensor.grad = grad
+        else:
+            # A copy, as PyTorch's AccumulateGrad makes: `grad` may be shared (Add hands one
+            # array to both inputs, the user's grad= is theirs) or a read-only broadcast
+            # view (the backward of sum), and optimizers update .grad in place.
+            tensor.grad = _tensor.Tensor._make(grad.data.copy())
     return grad
 
 

@@ -42,10 +42,10 @@ def _load_cuda_module():
     global _cuda_module, _cuda_import_error
     if _cuda_module is None and _cuda_import_error is None:
         try:
-            import cupy  # noqa: PLC0415 - lazy on purpose, see module docstring
+            import cupy  # lazy on purpose, see the module docstring
 
             _cuda_module = cupy
-        except Exception as error:  # ImportError, or a broken CUDA install
+        except Exception as error:  # noqa: BLE001 - ImportError, or a broken CUDA install
             _cuda_import_error = error
     return _cuda_module
 
@@ -57,7 +57,7 @@ def cuda_is_available() -> bool:
         return False
     try:
         return bool(cp.cuda.is_available())
-    except Exception:
+    except Exception:  # noqa: BLE001 - a broken driver means no usable GPU
         return False
 
 
@@ -129,7 +129,7 @@ def scatter_add(target, indices, values) -> None:
     if is_cuda_array(target):
         scatter = getattr(_cuda_module, "_scatter_add", None)  # a stand-in's version
         if scatter is None:
-            import cupyx  # noqa: PLC0415
+            import cupyx  # lazy: only on a real GPU
 
             scatter = cupyx.scatter_add
         scatter(target, indices, values)

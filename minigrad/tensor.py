@@ -42,7 +42,7 @@ class Tensor:
     keeps the data where it is.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_hooks", "_retains_grad", "__weakref__")
+    __slots__ = ("__weakref__", "_hooks", "_node", "_retains_grad", "data", "grad", "requires_grad")
     # Make NumPy hand `ndarray + Tensor` to Tensor.__radd__ instead of converting us.
     __array_ufunc__ = None
 
@@ -59,6 +59,11 @@ class Tensor:
     @classmethod
     def _make(cls, array, node=None):
         """Wrap an array without copying or checking: the ops' fast path."""
+        if isinstance(array, numpy.generic):
+            # NumPy returns scalars (numpy.float32, not 0-d arrays) from full reductions
+            # and from arithmetic on 0-d arrays; .data must stay an ndarray (writable,
+            # indexable with [()], accepted by from_dlpack and in-place updates).
+            array = numpy.asarray(array)
         t = cls.__new__(cls)
         t.data, t.grad, t._node = array, None, node
         t.requires_grad = node is not None
@@ -421,11 +426,18 @@ class Tensor:
         return getitem(self, index)
 
 
-def _E():
-    # ops import tensor.py, so tensor.py imports them when first used
-    from .ops import elementwise
+_elementwise = None
 
-    return elementwise
+
+def _E():
+    # ops import tensor.py, so tensor.py imports them when first used (and keeps the
+    # module: an import statement per operator call costs more than the op on small data)
+    global _elementwise
+    if _elementwise is None:
+        from .ops import elementwise
+
+        _elementwise = elementwise
+    return _elementwise
 
 
 def _varargs(args):
@@ -466,14 +478,24 @@ def as_tensors(values) -> list:
     """Tensors for op inputs: Python scalars take the dtype and device of the first
     Tensor (so ``x * 2.0`` stays float32 and on x's device); arrays keep their dtype."""
     like = next((v for v in values if isinstance(v, Tensor)), None)
-    out = []
+    out, python_float = [], False
     for v in values:
         if isinstance(v, Tensor):
             out.append(v)
         elif isinstance(v, (bool, int, float)) and like is not None:
             out.append(Tensor._make(_scalar_array(v, like)))
+            python_float = python_float or isinstance(v, float)
+        elif isinstance(v, numpy.generic) and like is not None:
+            # a NumPy scalar (numpy.float32(2)) is a number, not host data: it goes to
+            # the tensor's device (keeping its dtype) instead of failing on a GPU
+            out.append(Tensor(v, device=like.device))
         else:
             out.append(Tensor(v))
+    if python_float and like.dtype.kind in "iu":
+        # int tensor op Python float: PyTorch gives the default float dtype (float32),
+        # NumPy would give float64. Integer tensors carry no gradient, so no graph is lost.
+        # (Booleans need nothing: NumPy's bool op float32 is already float32.)
+        out = [Tensor._make(t.data.astype(float32)) if t.dtype.kind in "iu" else t for t in out]
     return out
 
 

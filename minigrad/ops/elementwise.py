@@ -10,10 +10,12 @@ with ``create_graph=True`` they are recorded and can be differentiated again.
 
 from __future__ import annotations
 
+import numpy
+
 from ..autograd import Function
 from ..backend import device_of, get_array_module
 from ..backend import to_device as _array_to_device
-from ..tensor import Tensor, as_tensors
+from ..tensor import Tensor, as_tensors, float32
 
 
 class Add(Function):
@@ -294,19 +296,42 @@ class ToDevice(Function):
 # The functions that Tensor's operators and methods call.
 
 
+def broadcast_inputs(name, *values):
+    """The inputs as Tensors, after checking that their shapes broadcast together.
+
+    NumPy would say "operands could not be broadcast together with shapes (2,3) (4,5)"
+    from deep inside forward; this names the op and both shapes.
+    """
+    tensors = as_tensors(values)
+    shapes = [t.shape for t in tensors]
+    if any(shape != shapes[0] for shape in shapes):
+        try:
+            numpy.broadcast_shapes(*shapes)
+        except ValueError:
+            raise ValueError(
+                f"{name}: shapes {' and '.join(map(str, shapes))} cannot be broadcast together "
+                "(aligned from the right, each pair of sizes must be equal or one of them 1)"
+            ) from None
+    return tensors
+
+
 def add(x, y):
-    return Add.apply(x, y)
+    return Add.apply(*broadcast_inputs("add", x, y))
 
 
 def sub(x, y):
-    return Sub.apply(x, y)
+    return Sub.apply(*broadcast_inputs("sub", x, y))
 
 
 def mul(x, y):
-    return Mul.apply(x, y)
+    return Mul.apply(*broadcast_inputs("mul", x, y))
 
 
 def div(x, y):
+    x, y = broadcast_inputs("div", x, y)
+    if x.dtype.kind in "biu" and y.dtype.kind in "biu":
+        # true division of integers gives the default float dtype, as PyTorch (NumPy: float64)
+        x, y = cast(x, float32), cast(y, float32)
     return Div.apply(x, y)
 
 
@@ -316,28 +341,36 @@ def neg(x):
 
 def pow(x, y):
     if isinstance(y, (int, float)) and not isinstance(y, bool) and isinstance(x, Tensor):
+        if isinstance(y, float) and x.dtype.kind in "biu":
+            x = cast(x, float32)  # int tensor ** 0.5 is float32, as PyTorch (NumPy: float64)
         return PowScalar.apply(x, exponent=y)
-    return Pow.apply(x, y)
+    return Pow.apply(*broadcast_inputs("pow", x, y))
+
+
+def _floating(x):
+    """Integer and bool tensors as float32: e^x, log x, ... of integers are not integers
+    (PyTorch gives float32; NumPy float64, or for sigmoid an integer array of zeros)."""
+    return cast(x, float32) if isinstance(x, Tensor) and x.dtype.kind in "biu" else x
 
 
 def exp(x):
-    return Exp.apply(x)
+    return Exp.apply(_floating(x))
 
 
 def log(x):
-    return Log.apply(x)
+    return Log.apply(_floating(x))
 
 
 def sqrt(x):
-    return Sqrt.apply(x)
+    return Sqrt.apply(_floating(x))
 
 
 def tanh(x):
-    return Tanh.apply(x)
+    return Tanh.apply(_floating(x))
 
 
 def sigmoid(x):
-    return Sigmoid.apply(x)
+    return Sigmoid.apply(_floating(x))
 
 
 def relu(x):
@@ -362,17 +395,19 @@ def clip(x, lo=None, hi=None):
 
 def maximum(x, y):
     """Entrywise maximum of x and y (broadcasting); ties give each input half."""
-    return Maximum.apply(x, y)
+    return Maximum.apply(*broadcast_inputs("maximum", x, y))
 
 
 def minimum(x, y):
     """Entrywise minimum of x and y (broadcasting); ties give each input half."""
-    return Minimum.apply(x, y)
+    return Minimum.apply(*broadcast_inputs("minimum", x, y))
 
 
 def where(cond, x, y):
     """x where cond is True, else y (broadcasting, as ``numpy.where``)."""
-    cond, x, y = as_tensors((cond, x, y))
+    # x and y first: a Python scalar takes the dtype of the other branch, not the bool
+    # condition's (where(cond, x, 0) stays float32)
+    x, y, cond = broadcast_inputs("where", x, y, cond)
     if cond.dtype.kind != "b":
         raise TypeError(f"where() needs a boolean condition, got dtype {cond.dtype}")
     return Where.apply(cond, x, y)
@@ -381,6 +416,9 @@ def where(cond, x, y):
 def cast(x, dtype):
     if x.dtype == dtype:
         return x
+    if numpy.dtype(dtype).kind not in "fc":
+        # integers and booleans carry no gradient (as PyTorch): a conversion off the graph
+        return Tensor._make(x.data.astype(dtype))
     return Cast.apply(x, dtype=dtype)
 
 

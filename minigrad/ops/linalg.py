@@ -8,6 +8,8 @@ batch axes that were broadcast are summed back by the engine.
 
 from __future__ import annotations
 
+import numpy
+
 from ..autograd import Function
 from ..tensor import as_tensors
 from .shape import reshape, transpose
@@ -45,6 +47,13 @@ def matmul(a, b):
             f"(the last axis of the first, {a.shape[-1]}, must equal the "
             f"{'second-to-last' if b.ndim > 1 else 'only'} axis of the second)"
         )
+    try:
+        numpy.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise ValueError(
+            f"matmul shape mismatch: {a.shape} @ {b.shape} "
+            f"(the batch axes {a.shape[:-2]} and {b.shape[:-2]} cannot be broadcast together)"
+        ) from None
     vector_a, vector_b = a.ndim == 1, b.ndim == 1
     if vector_a:
         a = reshape(a, (1, a.shape[0]))

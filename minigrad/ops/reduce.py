@@ -24,12 +24,13 @@ def normalize_axes(axis, ndim: int) -> tuple:
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     result = []
     for a in axes:
-        if not -ndim <= a < builtins.max(ndim, 1):
+        if not -builtins.max(ndim, 1) <= a < builtins.max(ndim, 1):
             raise ValueError(f"axis {a} is out of range for a tensor with {ndim} dimensions")
         result.append(a % builtins.max(ndim, 1))
     if len(set(result)) != len(result):
         raise ValueError(f"repeated axis in {axis}")
-    return tuple(sorted(result))
+    # a 0-d tensor accepts axis 0 or -1 (as PyTorch) and has no axis to reduce
+    return tuple(sorted(result)) if ndim else ()
 
 
 def kept_shape(shape: tuple, axes: tuple) -> tuple:

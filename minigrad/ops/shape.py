@@ -227,6 +227,8 @@ def _normalize_index(index, device):
             item = item.data
         elif isinstance(item, (list, numpy.ndarray)):
             item = numpy.asarray(item)
+            if item.size == 0 and item.dtype.kind == "f":
+                item = item.astype(numpy.int64)  # [] selects nothing; NumPy calls it float64
             if item.dtype.kind not in "biu":
                 raise IndexError(f"index arrays must be integer or boolean, got dtype {item.dtype}")
             item = to_device(item, device)
