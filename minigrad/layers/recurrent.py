@@ -1,0 +1,525 @@
+"""Recurrent layers: RNN, LSTM and GRU, one time step at a time.
+
+A recurrent layer reads a sequence x_1, ..., x_L and carries a hidden state from one
+step to the next:
+
+    h_t = step(x_t, h_{t-1})
+
+with the same weights at every step. There are two kinds of module for each family:
+
+* a **cell** (``RNNCell``, ``LSTMCell``, ``GRUCell``) computes one step;
+* a **sequence module** (``RNN``, ``LSTM``, ``GRU``) runs the step over the whole
+  sequence in a Python loop, for ``num_layers`` stacked layers (the outputs h_1..h_L of
+  one layer are the inputs of the next).
+
+Backpropagation through time (BPTT) needs no code of its own. The loop below records a
+chain of ordinary ops, one link per time step; ``loss.backward()`` walks that chain from
+the last step to the first, like any other graph. The gradient that reaches h_{t-1} is
+the sum of what came back through the output at t-1 and through the step to h_t, and
+every step adds its share to the one shared weight matrix. The engine is iterative, so
+a sequence of thousands of steps does not hit Python's recursion limit.
+
+Everything follows PyTorch: argument names and defaults, parameter names and shapes
+(``weight_ih`` is (gates * hidden_size, input_size), the gates stacked in PyTorch's
+order), the initialisation U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)) of every
+weight and bias, the shapes of inputs, states and return values. Weights copied from a
+``torch.nn.LSTM`` give the same numbers here.
+
+Shapes, with L the sequence length, N the batch size, H = hidden_size:
+    sequence input   (L, N, input_size), or (N, L, input_size) with batch_first=True,
+                     or (L, input_size) for one unbatched sequence
+    output           (L, N, H) (or (N, L, H) / (L, H)): the top layer's h_t at every t
+    h_0, h_n, c_n    (num_layers, N, H), or (num_layers, H) when unbatched
+    cell input       (N, input_size) or (input_size,); cell state (N, H) or (H,)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy
+
+from .. import backend
+from ..functional import linear, relu, sigmoid, tanh
+from ..ops.shape import stack
+from ..tensor import Tensor, zeros
+from . import init
+from .module import Module, Parameter
+
+__all__ = [
+    "GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "gru_step", "lstm_step", "rnn_step",
+    "split_time_steps",
+]
+
+NONLINEARITIES = ("tanh", "relu")
+
+
+# -------------------------------------------------------------------------------------
+# One time step: the equations. Each step function receives
+#
+#     input_part = x W_ih^T + b_ih          (shape (N, gates * H))
+#
+# already computed, because the sequence modules compute it for all time steps at once
+# (see ``_RecurrentLayers._run``). What is left is the part that depends on the
+# previous state and so must wait for the previous step.
+
+
+def rnn_step(input_part: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None,
+             nonlinearity: str = "tanh") -> Tensor:
+    """One step of the Elman RNN:
+
+        h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)     (relu instead of tanh if asked)
+    """
+    pre_activation = input_part + linear(h, weight_hh, bias_hh)
+    if nonlinearity == "tanh":
+        return tanh(pre_activation)
+    if nonlinearity == "relu":
+        return relu(pre_activation)
+    raise ValueError(f"rnn_step: unknown nonlinearity {nonlinearity!r}; choose 'tanh' or 'relu'")
+
+
+def lstm_step(input_part: Tensor, h: Tensor, c: Tensor, weight_hh: Tensor,
+              bias_hh: Tensor | None) -> tuple[Tensor, Tensor]:
+    """One step of the LSTM. The four gates come from one product, in PyTorch's order
+    i, f, g, o (rows 0:H, H:2H, 2H:3H, 3H:4H of the weights):
+
+        gates = x W_ih^T + b_ih + h W_hh^T + b_hh
+        i = sigmoid(gates_i)      input gate: how much of the candidate to write
+        f = sigmoid(gates_f)      forget gate: how much of the old cell to keep
+        g = tanh(gates_g)         candidate cell values
+        o = sigmoid(gates_o)      output gate: how much of the cell to show
+        c' = f * c + i * g
+        h' = o * tanh(c')
+
+    The cell c' is a sum, not a squashed product, so its gradient flows back through
+    many steps scaled only by f: that is how the LSTM remembers for long.
+    """
+    H = h.shape[-1]
+    gates = input_part + linear(h, weight_hh, bias_hh)
+    i = sigmoid(gates[..., 0 * H:1 * H])
+    f = sigmoid(gates[..., 1 * H:2 * H])
+    g = tanh(gates[..., 2 * H:3 * H])
+    o = sigmoid(gates[..., 3 * H:4 * H])
+    c_next = f * c + i * g
+    h_next = o * tanh(c_next)
+    return h_next, c_next
+
+
+def gru_step(input_part: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None) -> Tensor:
+    """One step of the GRU, gates in PyTorch's order r, z, n (rows 0:H, H:2H, 2H:3H):
+
+        r = sigmoid(x W_ir^T + b_ir + h W_hr^T + b_hr)         reset gate
+        z = sigmoid(x W_iz^T + b_iz + h W_hz^T + b_hz)         update gate
+        n = tanh(x W_in^T + b_in + r * (h W_hn^T + b_hn))      candidate state
+        h' = (1 - z) * n + z * h
+
+    The reset gate multiplies the hidden part *including its bias* b_hn, which is why
+    the input part and the hidden part are kept apart here (PyTorch does the same).
+    """
+    H = h.shape[-1]
+    hidden_part = linear(h, weight_hh, bias_hh)
+    r = sigmoid(input_part[..., 0 * H:1 * H] + hidden_part[..., 0 * H:1 * H])
+    z = sigmoid(input_part[..., 1 * H:2 * H] + hidden_part[..., 1 * H:2 * H])
+    n = tanh(input_part[..., 2 * H:3 * H] + r * hidden_part[..., 2 * H:3 * H])
+    return (1 - z) * n + z * h
+
+
+# -------------------------------------------------------------------------------------
+# Parameters and argument checks shared by cells and sequence modules.
+
+
+def _uniform_parameter(shape: tuple, hidden_size: int) -> Parameter:
+    """PyTorch's default for every recurrent weight and bias: U(-1/sqrt(H), 1/sqrt(H))."""
+    return init.uniform(shape, 1.0 / math.sqrt(hidden_size))
+
+
+def _check_sizes(name: str, input_size, hidden_size) -> None:
+    for arg, value in (("input_size", input_size), ("hidden_size", hidden_size)):
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ValueError(f"{name}: {arg} must be a positive int, got {value!r}")
+
+
+def _check_nonlinearity(name: str, nonlinearity) -> None:
+    if nonlinearity not in NONLINEARITIES:
+        raise ValueError(
+            f"{name}: unknown nonlinearity {nonlinearity!r}; choose 'tanh' or 'relu'"
+        )
+
+
+def _as_tensor(value, name: str, what: str) -> Tensor:
+    """Tensors pass; NumPy (or CuPy) arrays are wrapped, as every op accepts them."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, numpy.ndarray) or backend.is_cuda_array(value):
+        return Tensor(value)
+    raise TypeError(f"{name}: {what} must be a Tensor, got {type(value).__name__}")
+
+
+def _check_state(name: str, what: str, state, expected: tuple) -> Tensor:
+    state = _as_tensor(state, name, what)
+    if tuple(state.shape) != expected:
+        raise ValueError(f"{name}: expected {what} of shape {expected}, got shape {tuple(state.shape)}")
+    return state
+
+
+# -------------------------------------------------------------------------------------
+# Cells: one time step as a module.
+
+
+class _Cell(Module):
+    """What the three cells share: weight_ih (G*H, input_size), weight_hh (G*H, H),
+    bias_ih (G*H,), bias_hh (G*H,) for G gates, registered in PyTorch's order."""
+
+    num_gates = 1
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
+        super().__init__()
+        name = type(self).__name__
+        _check_sizes(name, input_size, hidden_size)
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bool(bias)
+        rows = self.num_gates * hidden_size
+        self.weight_ih = _uniform_parameter((rows, input_size), hidden_size)
+        self.weight_hh = _uniform_parameter((rows, hidden_size), hidden_size)
+        if bias:
+            self.bias_ih = _uniform_parameter((rows,), hidden_size)
+            self.bias_hh = _uniform_parameter((rows,), hidden_size)
+        else:  # the names exist but hold no parameter, as in PyTorch
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
+
+    def _prepare(self, input, states: tuple) -> tuple[Tensor, list, bool]:
+        """Check the input and the states; give (N, ...) versions of both, zeros for a
+        missing state, and whether the input had a batch axis."""
+        name = type(self).__name__
+        x = _as_tensor(input, name, "input")
+        if x.ndim not in (1, 2):
+            raise ValueError(
+                f"{name}: expected input of shape (N, input_size) or (input_size,), "
+                f"got {x.ndim}-D input of shape {tuple(x.shape)}"
+            )
+        if x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"{name}: input has {x.shape[-1]} features (shape {tuple(x.shape)}) "
+                f"but input_size is {self.input_size}"
+            )
+        batched = x.ndim == 2
+        if not batched:
+            x = x[None]  # one example is a batch of one; the axis is dropped again at the end
+        expected = (x.shape[0], self.hidden_size) if batched else (self.hidden_size,)
+        prepared = []
+        for what, state in states:
+            if state is None:
+                state = zeros(x.shape[0], self.hidden_size, dtype=x.dtype, device=x.device)
+            else:
+                state = _check_state(name, what, state, expected)
+                state = state if batched else state[None]
+            prepared.append(state)
+        return x, prepared, batched
+
+
+class RNNCell(_Cell):
+    """One step of an Elman RNN, as ``torch.nn.RNNCell``:
+
+        h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)      (or relu)
+
+    ``cell(input, hx=None)`` -> h'. input (N, input_size) or (input_size,); hx (N, H)
+    or (H,), zeros when omitted.
+    """
+
+    num_gates = 1
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 nonlinearity: str = "tanh"):
+        _check_nonlinearity("RNNCell", nonlinearity)
+        super().__init__(input_size, hidden_size, bias)
+        self.nonlinearity = nonlinearity
+
+    def extra_repr(self) -> str:
+        extra = "" if self.nonlinearity == "tanh" else f", nonlinearity={self.nonlinearity}"
+        return super().extra_repr() + extra
+
+    def forward(self, input, hx=None) -> Tensor:
+        x, (h,), batched = self._prepare(input, [("hx", hx)])
+        input_part = linear(x, self.weight_ih, self.bias_ih)
+        h_next = rnn_step(input_part, h, self.weight_hh, self.bias_hh, self.nonlinearity)
+        return h_next if batched else h_next[0]
+
+
+class LSTMCell(_Cell):
+    """One step of an LSTM, as ``torch.nn.LSTMCell`` (equations in ``lstm_step``).
+
+    ``cell(input, hx=None)`` -> (h', c'). hx is a pair (h, c), each (N, H) or (H,);
+    both zeros when omitted. Weights stack the gates i, f, g, o: (4 H, input_size).
+    """
+
+    num_gates = 4
+
+    def forward(self, input, hx=None) -> tuple[Tensor, Tensor]:
+        h, c = _split_lstm_state("LSTMCell", hx)
+        x, (h, c), batched = self._prepare(input, [("hx[0] (h)", h), ("hx[1] (c)", c)])
+        input_part = linear(x, self.weight_ih, self.bias_ih)
+        h_next, c_next = lstm_step(input_part, h, c, self.weight_hh, self.bias_hh)
+        return (h_next, c_next) if batched else (h_next[0], c_next[0])
+
+
+class GRUCell(_Cell):
+    """One step of a GRU, as ``torch.nn.GRUCell`` (equations in ``gru_step``).
+
+    ``cell(input, hx=None)`` -> h'. Weights stack the gates r, z, n: (3 H, input_size).
+    """
+
+    num_gates = 3
+
+    def forward(self, input, hx=None) -> Tensor:
+        x, (h,), batched = self._prepare(input, [("hx", hx)])
+        input_part = linear(x, self.weight_ih, self.bias_ih)
+        h_next = gru_step(input_part, h, self.weight_hh, self.bias_hh)
+        return h_next if batched else h_next[0]
+
+
+def _split_lstm_state(name: str, hx):
+    """An LSTM's state is a pair (h, c), or None for zeros."""
+    if hx is None:
+        return None, None
+    if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+        raise TypeError(f"{name}: the state hx must be a tuple (h, c), got {type(hx).__name__}")
+    return hx[0], hx[1]
+
+
+# -------------------------------------------------------------------------------------
+# Sequence modules: the loop over time, for a stack of layers.
+
+
+def split_time_steps(sequence: Tensor) -> list[Tensor]:
+    """``[sequence[0], sequence[1], ..., sequence[L-1]]``, cut out by halving.
+
+    Why not simply ``sequence[t]`` for each t: the gradient of one slice is an array of
+    the whole sequence's shape, zero except at step t (see ``GetItem`` in
+    ops/shape.py). Backward would build L such arrays and add them up, so its cost
+    would grow as L^2: for 1,000 steps, a thousand full-size arrays. Cutting the
+    sequence in two halves, each half in two, and so on, reaches every step through
+    log2(L) levels of slicing, and each level's gradients add up to about two
+    sequences' worth: the cost grows as L log L.
+    """
+    pieces = [sequence]
+    while len(pieces) < len(sequence):
+        pieces = [half for piece in pieces for half in _halves(piece)]
+    return [piece[0] for piece in pieces]  # each piece is now (1, ...): drop that axis
+
+
+def _halves(piece: Tensor) -> list[Tensor]:
+    if len(piece) == 1:
+        return [piece]
+    middle = len(piece) // 2
+    return [piece[:middle], piece[middle:]]
+
+
+class _RecurrentLayers(Module):
+    """What RNN, LSTM and GRU share. Layer k has ``weight_ih_l{k}`` (G*H, input size of
+    the layer: input_size for k = 0, H above), ``weight_hh_l{k}`` (G*H, H),
+    ``bias_ih_l{k}`` and ``bias_hh_l{k}`` (G*H,), registered in that order.
+
+    Subclasses set ``num_gates`` and ``num_states`` (1 for h, 2 for (h, c)) and define
+    ``_step(input_part, state, weight_hh, bias_hh) -> state``, the state a tuple.
+    """
+
+    num_gates = 1
+    num_states = 1
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False):
+        super().__init__()
+        name = type(self).__name__
+        _check_sizes(name, input_size, hidden_size)
+        if not isinstance(num_layers, int) or isinstance(num_layers, bool) or num_layers < 1:
+            raise ValueError(f"{name}: num_layers must be an int >= 1, got {num_layers!r}")
+        if dropout != 0:
+            raise NotImplementedError(
+                f"{name}: dropout between layers is not implemented in minigrad (got "
+                f"dropout={dropout!r}); leave it at 0, or apply functional.dropout to the output"
+            )
+        if bidirectional:
+            raise NotImplementedError(
+                f"{name}: bidirectional=True is not implemented in minigrad; run a second "
+                "module on the reversed sequence and concatenate the outputs"
+            )
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first = bool(bias), bool(batch_first)
+        rows = self.num_gates * hidden_size
+        for layer in range(num_layers):
+            layer_input_size = input_size if layer == 0 else hidden_size
+            setattr(self, f"weight_ih_l{layer}", _uniform_parameter((rows, layer_input_size), hidden_size))
+            setattr(self, f"weight_hh_l{layer}", _uniform_parameter((rows, hidden_size), hidden_size))
+            if bias:
+                setattr(self, f"bias_ih_l{layer}", _uniform_parameter((rows,), hidden_size))
+                setattr(self, f"bias_hh_l{layer}", _uniform_parameter((rows,), hidden_size))
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            text += f", num_layers={self.num_layers}"
+        if not self.bias:
+            text += ", bias=False"
+        if self.batch_first:
+            text += ", batch_first=True"
+        return text
+
+    def layer_parameters(self, layer: int) -> tuple:
+        """(weight_ih, weight_hh, bias_ih, bias_hh) of one layer; biases None if bias=False."""
+        weight_ih = getattr(self, f"weight_ih_l{layer}")
+        weight_hh = getattr(self, f"weight_hh_l{layer}")
+        if not self.bias:
+            return weight_ih, weight_hh, None, None
+        return weight_ih, weight_hh, getattr(self, f"bias_ih_l{layer}"), getattr(self, f"bias_hh_l{layer}")
+
+    def _step(self, input_part: Tensor, state: tuple, weight_hh: Tensor, bias_hh) -> tuple:
+        raise NotImplementedError
+
+    def _run(self, input, initial_states: tuple) -> tuple[Tensor, tuple]:
+        """The forward pass: returns the output sequence and the final states, each
+        stacked over layers, e.g. (output, (h_n,)) or (output, (h_n, c_n))."""
+        x, initial, batched = self._prepare(input, initial_states)  # x is (L, N, features)
+        layer_input = x
+        final = [[] for _ in range(self.num_states)]  # per state kind, one entry per layer
+        for layer in range(self.num_layers):
+            weight_ih, weight_hh, bias_ih, bias_hh = self.layer_parameters(layer)
+            # The input's contribution x_t W_ih^T + b_ih does not depend on the previous
+            # step, so it is computed for all L steps at once, as one matrix product
+            # (L*N, features) x (features, G*H): one big product instead of L small ones
+            # (fewer ops to record, better use of BLAS; backward, too, makes one product
+            # for dW_ih). Only h W_hh^T has to wait for the previous step in the loop.
+            L, N, features = layer_input.shape
+            input_part = linear(layer_input.reshape(L * N, features), weight_ih, bias_ih)
+            input_part = input_part.reshape(L, N, -1)
+            state = tuple(s[layer] for s in initial)
+            outputs = []
+            # The loop over time. Backward walks it from the last step to the first:
+            # that is backpropagation through time.
+            for input_part_t in split_time_steps(input_part):  # x_t W_ih^T + b_ih, (N, G*H)
+                state = self._step(input_part_t, state, weight_hh, bias_hh)
+                outputs.append(state[0])  # the output at step t is h_t
+            layer_input = stack(outputs)  # (L, N, H): the next layer's input sequence
+            for kind, s in enumerate(state):
+                final[kind].append(s)
+        output = layer_input
+        final_states = tuple(stack(per_layer) for per_layer in final)  # (num_layers, N, H)
+        if not batched:
+            return output[:, 0], tuple(s[:, 0] for s in final_states)
+        if self.batch_first:
+            output = output.transpose(1, 0, 2)
+        return output, final_states
+
+    def _prepare(self, input, states: tuple) -> tuple[Tensor, list, bool]:
+        """Check the input and the initial states; return the input as (L, N, features),
+        the states as (num_layers, N, H) (zeros for missing ones), and whether the input
+        had a batch axis."""
+        name = type(self).__name__
+        x = _as_tensor(input, name, "input")
+        layout = "(N, L, input_size)" if self.batch_first else "(L, N, input_size)"
+        if x.ndim not in (2, 3):
+            raise ValueError(
+                f"{name}: expected input of shape {layout} or (L, input_size), "
+                f"got {x.ndim}-D input of shape {tuple(x.shape)}"
+            )
+        if x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"{name}: input has {x.shape[-1]} features (shape {tuple(x.shape)}) "
+                f"but input_size is {self.input_size}"
+            )
+        batched = x.ndim == 3
+        if not batched:
+            x = x[:, None]  # one sequence is a batch of one; the axis is dropped at the end
+        elif self.batch_first:
+            x = x.transpose(1, 0, 2)  # the loop runs over the first axis: time
+        if x.shape[0] == 0:
+            raise ValueError(f"{name}: the input sequence is empty (shape {tuple(input.shape)})")
+        batch = x.shape[1]
+        expected = (self.num_layers, batch, self.hidden_size) if batched else (self.num_layers, self.hidden_size)
+        prepared = []
+        for what, state in states:
+            if state is None:
+                state = zeros(self.num_layers, batch, self.hidden_size, dtype=x.dtype, device=x.device)
+            else:
+                state = _check_state(name, what, state, expected)
+                state = state if batched else state[:, None]
+            prepared.append(state)
+        return x, prepared, batched
+
+
+class RNN(_RecurrentLayers):
+    """A multi-layer Elman RNN, as ``torch.nn.RNN``. At every step t, in every layer:
+
+        h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)      (or relu)
+
+    where x_t is the input at t for the first layer and the layer below's h_t above.
+    ``rnn(input, hx=None)`` -> (output, h_n): output holds the top layer's h_t for every
+    t, h_n the last h of every layer (num_layers, N, H); hx is h_0, zeros by default.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
+                 dropout: float = 0.0, bidirectional: bool = False):
+        _check_nonlinearity("RNN", nonlinearity)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
+        self.nonlinearity = nonlinearity
+
+    def extra_repr(self) -> str:
+        extra = "" if self.nonlinearity == "tanh" else f", nonlinearity={self.nonlinearity}"
+        return super().extra_repr() + extra
+
+    def _step(self, input_part, state, weight_hh, bias_hh):
+        (h,) = state
+        return (rnn_step(input_part, h, weight_hh, bias_hh, self.nonlinearity),)
+
+    def forward(self, input, hx=None) -> tuple[Tensor, Tensor]:
+        output, (h_n,) = self._run(input, [("h_0", hx)])
+        return output, h_n
+
+
+class LSTM(_RecurrentLayers):
+    """A multi-layer LSTM, as ``torch.nn.LSTM`` (step equations in ``lstm_step``).
+
+    ``lstm(input, hx=None)`` -> (output, (h_n, c_n)); hx is the pair (h_0, c_0), each
+    (num_layers, N, H), zeros by default. Weights stack the gates i, f, g, o.
+    """
+
+    num_gates = 4
+    num_states = 2
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 proj_size: int = 0):
+        if proj_size != 0:
+            raise NotImplementedError(
+                f"LSTM: proj_size is not implemented in minigrad (got proj_size={proj_size!r}); leave it at 0"
+            )
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
+
+    def _step(self, input_part, state, weight_hh, bias_hh):
+        h, c = state
+        return lstm_step(input_part, h, c, weight_hh, bias_hh)
+
+    def forward(self, input, hx=None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        h_0, c_0 = _split_lstm_state("LSTM", hx)
+        output, (h_n, c_n) = self._run(input, [("h_0 (hx[0])", h_0), ("c_0 (hx[1])", c_0)])
+        return output, (h_n, c_n)
+
+
+class GRU(_RecurrentLayers):
+    """A multi-layer GRU, as ``torch.nn.GRU`` (step equations in ``gru_step``).
+
+    ``gru(input, hx=None)`` -> (output, h_n). Weights stack the gates r, z, n.
+    """
+
+    num_gates = 3
+
+    def _step(self, input_part, state, weight_hh, bias_hh):
+        (h,) = state
+        return (gru_step(input_part, h, weight_hh, bias_hh),)
+
+    def forward(self, input, hx=None) -> tuple[Tensor, Tensor]:
+        output, (h_n,) = self._run(input, [("h_0", hx)])
+        return output, h_n
