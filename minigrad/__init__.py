@@ -4,7 +4,7 @@ Start with ``Tensor`` (tensor.py), then ``Function`` and the backward engine
 (autograd.py), then the ops in ``minigrad/ops/``. This file only re-exports.
 """
 
-from . import functional
+from . import functional, layers, losses, optim
 from .autograd import detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import cuda_is_available
 from .checkpoint import load, save
@@ -31,3 +31,17 @@ from .tensor import (
 )
 
 __version__ = "0.1.0"
+
+__all__ = [
+    # tensors and factories
+    "Tensor", "tensor", "zeros", "ones", "full", "randn", "rand", "arange", "zeros_like",
+    "ones_like", "from_dlpack", "float32", "float64", "int64", "bool_",
+    # combinators
+    "cat", "stack", "where", "maximum", "minimum",
+    # autograd
+    "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly",
+    # tools
+    "gradcheck", "GradcheckError", "manual_seed", "save", "load", "cuda_is_available",
+    # submodules
+    "functional", "layers", "losses", "optim",
+]  # fmt: skip
