@@ -11,7 +11,6 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 @pytest.mark.skipif(shutil.which("ruff") is None, reason="ruff is not installed (pip install -e '.[dev]')")
 def test_ruff_is_clean():
-    result = subprocess.run(
-        ["ruff", "check", "minigrad", "tests", "benchmarks"], cwd=ROOT, capture_output=True, text=True, check=False
-    )
+    folders = [name for name in ("minigrad", "tests", "benchmarks") if (ROOT / name).is_dir()]
+    result = subprocess.run(["ruff", "check", *folders], cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
