@@ -4,7 +4,7 @@ Start with ``Tensor`` (tensor.py), then ``Function`` and the backward engine
 (autograd.py), then the ops in ``minigrad/ops/``. This file only re-exports.
 """
 
-from . import functional, layers, losses, optim
+from . import data, datasets, functional, layers, losses, metrics, optim
 from .autograd import detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import cuda_is_available
 from .checkpoint import load, save
@@ -43,5 +43,5 @@ __all__ = [
     # tools
     "gradcheck", "GradcheckError", "manual_seed", "save", "load", "cuda_is_available",
     # submodules
-    "functional", "layers", "losses", "optim",
+    "functional", "layers", "losses", "optim", "data", "datasets", "metrics",
 ]  # fmt: skip
