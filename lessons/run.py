@@ -24,6 +24,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+REPOSITORY = Path(__file__).resolve().parent.parent
+
 
 def run_notebook(path: Path, fast: bool, timeout: int = 1200) -> tuple[nbformat.NotebookNode, float]:
     """Execute the notebook at ``path``; return it with outputs, and the seconds taken.
@@ -32,8 +34,10 @@ def run_notebook(path: Path, fast: bool, timeout: int = 1200) -> tuple[nbformat.
     cell fails, an assert in a check cell included.
     """
     notebook = nbformat.read(path, as_version=4)
-    env_before = {key: os.environ.get(key) for key in ("MINIGRAD_FAST",)}
+    env_before = {key: os.environ.get(key) for key in ("MINIGRAD_FAST", "PYTHONPATH")}
     os.environ["MINIGRAD_FAST"] = "1" if fast else "0"
+    # the kernel imports this checkout's minigrad, installed or not
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPOSITORY), env_before["PYTHONPATH"]]))
     start = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory() as folder:
