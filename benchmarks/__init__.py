@@ -1,0 +1,1 @@
+"""Speed and memory of minigrad beside a hand-written NumPy reference and PyTorch (see README.md)."""

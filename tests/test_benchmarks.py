@@ -1,0 +1,209 @@
+"""The benchmark compares like with like: the NumPy reference (benchmarks/reference.py)
+computes the same losses, gradients and RMSprop updates as minigrad, the PyTorch models
+are the same models, and the runner produces the JSON its README describes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from minigrad import datasets, functional
+from minigrad.losses import cross_entropy
+from minigrad.optim import RMSprop
+from minigrad.tensor import Tensor
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import minigrad_models, reference, run, workloads  # after ROOT is on the path
+
+BATCH = 16  # any batch size works; small keeps the file fast
+DEEP_RNN_STEPS = 40  # the 1,000-step model on a shorter sequence
+
+
+def _fashion_mnist():
+    try:
+        return datasets.fashion_mnist(train=False, download=False)
+    except Exception:  # noqa: BLE001 - not installed here: the parity tests use stand-in images
+        return None
+
+
+@pytest.fixture(scope="module")
+def images_and_labels():
+    """64 real Fashion-MNIST test images (ties after ReLU and pooling included), or, when
+    the data set is not on this machine, random images with Fashion-MNIST's many zeros."""
+    data = _fashion_mnist()
+    if data is not None:
+        return data[0][:64], data[1][:64]
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(64, 28, 28), dtype=np.uint8)
+    images[rng.random(images.shape) < 0.5] = 0
+    return images, rng.integers(0, 10, size=64).astype(np.int64)
+
+
+def _workload(name: str) -> workloads.Workload:
+    workload = dataclasses.replace(workloads.WORKLOADS[name], batch_size=BATCH)
+    if name == "deep_rnn":
+        workload = dataclasses.replace(workload, steps=DEEP_RNN_STEPS)
+    return workload
+
+
+def _assert_close(actual, expected, what: str):
+    """float32 agreement, relative to the array's scale (sums of many terms round differently)."""
+    scale = float(np.abs(expected).max()) or 1.0
+    np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-5 * scale, err_msg=what)
+
+
+def test_runner_names_agree_with_the_workloads():
+    assert run.WORKLOAD_NAMES == tuple(workloads.WORKLOADS)
+    assert run.IMPLEMENTATIONS == workloads.IMPLEMENTATIONS
+    assert set(run.TARGETS) == set(workloads.WORKLOADS)
+
+
+def test_inputs_have_the_documented_shapes(images_and_labels):
+    images, _ = images_and_labels
+    expected = {"mlp": (128, 1, 28, 28), "cnn": (64, 1, 28, 28), "rnn": (28, 64, 28), "lstm": (28, 64, 28),
+                "deep_rnn": (1000, 8, 1)}
+    for name, shape in expected.items():
+        workload = workloads.WORKLOADS[name]
+        x = workloads.model_input(workload, np.resize(images, (workload.batch_size, 28, 28)))
+        assert x.shape == shape and x.dtype == np.float32, name
+    deep = workloads.model_input(workloads.WORKLOADS["deep_rnn"], images[:2])
+    pixels = images[:2].reshape(2, 784) / np.float32(255)
+    np.testing.assert_array_equal(deep[785, :, 0], pixels[:, 1])  # step t reads pixel t mod 784
+
+
+@pytest.mark.parametrize("name", list(workloads.WORKLOADS))
+def test_reference_gradients_equal_minigrad(name, images_and_labels):
+    """Same weights, same batch: same loss and the same gradient for every parameter."""
+    workload = _workload(name)
+    x, y = workloads.batches(workload, *images_and_labels)[0]
+    model = minigrad_models.build_model(workload)
+    ours = workloads.reference_model(workload, seed=1)
+    parameters = list(model.parameters())
+    assert [p.shape for p in ours.params] == [p.shape for p in parameters]
+    for array, parameter in zip(ours.params, parameters):
+        array[...] = parameter.data
+
+    loss = cross_entropy(model(Tensor(x)), y)
+    loss.backward()
+    reference_loss, reference_grads = ours.loss_and_gradients(x, y)
+
+    assert reference_loss == pytest.approx(loss.item(), rel=1e-5)
+    for index, (grad, parameter) in enumerate(zip(reference_grads, parameters)):
+        assert grad.dtype == np.float32 and grad.shape == parameter.shape, (name, index)
+        _assert_close(grad, parameter.grad.data, f"{name}: gradient of parameter {index} {parameter.shape}")
+
+
+def test_reference_max_pool_sends_ties_to_the_first_maximum():
+    """Windows of equal values (common after a ReLU): the gradient goes to the first
+    maximum in row-major order, as minigrad's (and PyTorch's) max_pool2d."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 3, size=(2, 3, 4, 6)).astype(np.float32)  # (N, C, H, W), many ties
+    dy = rng.standard_normal((2, 3, 2, 3)).astype(np.float32)
+    t = Tensor(x, requires_grad=True)
+    pooled = functional.max_pool2d(t, 2)
+    (pooled * Tensor(dy)).sum().backward()
+
+    y, winners = reference.max_pool_2x2(x.transpose(0, 2, 3, 1))  # the reference is channels-last
+    dx = reference.max_pool_2x2_backward(dy.transpose(0, 2, 3, 1), winners)
+    np.testing.assert_array_equal(y.transpose(0, 3, 1, 2), pooled.data)
+    np.testing.assert_array_equal(dx.transpose(0, 3, 1, 2), t.grad.data)
+
+
+def test_reference_rmsprop_equals_minigrad_rmsprop():
+    """Fed the same gradients, both optimizers move the parameters the same way, step after step."""
+    rng = np.random.default_rng(0)
+    shapes = [(16, 1, 3, 3), (16,), (10, 1568)]
+    ours = [rng.standard_normal(shape).astype(np.float32) for shape in shapes]
+    theirs = [Tensor(p.copy(), requires_grad=True) for p in ours]
+    ours_optimizer = reference.RMSprop(ours, lr=1e-3, alpha=0.99, eps=1e-8)
+    their_optimizer = RMSprop(theirs, lr=1e-3, alpha=0.99, eps=1e-8)
+    for _ in range(3):
+        grads = [rng.standard_normal(shape).astype(np.float32) for shape in shapes]
+        grads[1][0] = 0  # a zero gradient: eps alone keeps 0/0 away
+        for parameter, grad in zip(theirs, grads):
+            parameter.grad = Tensor(grad.copy())
+        ours_optimizer.step(grads)
+        their_optimizer.step()
+        for mine, parameter in zip(ours, theirs):
+            assert mine.dtype == np.float32
+            np.testing.assert_allclose(mine, parameter.data, rtol=1e-6, atol=1e-7)
+        for mine, state in zip(ours_optimizer.square_avg, their_optimizer.state.values()):
+            np.testing.assert_allclose(mine, state["square_avg"], rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", list(workloads.WORKLOADS))
+def test_pytorch_models_equal_minigrad(name, images_and_labels):
+    """The PyTorch side of the benchmark runs the same model: same parameter shapes and
+    order, and, with minigrad's weights copied in, the same loss and gradients."""
+    torch = pytest.importorskip("torch")
+    from benchmarks import torch_models
+
+    workload = _workload(name)
+    x, y = workloads.batches(workload, *images_and_labels)[0]
+    model = minigrad_models.build_model(workload)
+    torch_model = torch_models.build_model(workload)
+    parameters, torch_parameters = list(model.parameters()), list(torch_model.parameters())
+    assert [tuple(p.shape) for p in torch_parameters] == [p.shape for p in parameters]
+    with torch.no_grad():
+        for theirs, parameter in zip(torch_parameters, parameters):
+            theirs.copy_(torch.from_numpy(parameter.data))
+
+    loss = cross_entropy(model(Tensor(x)), y)
+    loss.backward()
+    torch_loss = torch.nn.functional.cross_entropy(torch_model(torch.from_numpy(x)), torch.from_numpy(y))
+    torch_loss.backward()
+    assert torch_loss.item() == pytest.approx(loss.item(), rel=1e-5)
+    for index, (theirs, parameter) in enumerate(zip(torch_parameters, parameters)):
+        _assert_close(parameter.grad.data, theirs.grad.numpy(), f"{name}: gradient of parameter {index}")
+
+
+def test_reference_trainer_learns(images_and_labels):
+    """A few RMSprop steps of the reference on one batch lower its loss."""
+    workload = _workload("mlp")
+    x, y = workloads.batches(workload, *images_and_labels)[0]
+    _, step = workloads.reference_trainer(workload)
+    losses = [step(x, y) for _ in range(5)]
+    assert losses[-1] < losses[0]
+
+
+@pytest.mark.skipif(_fashion_mnist() is None, reason="Fashion-MNIST is not on this machine (the runner needs it)")
+def test_quick_run_writes_the_documented_json(tmp_path):
+    """``run.py --quick`` on one small workload, without PyTorch (its import alone takes seconds)."""
+    out = tmp_path / "latest.json"
+    command = [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--workloads", "mlp",
+               "--implementations", "minigrad", "reference", "--memory-steps", "5", "20", "--out", str(out)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "| mlp |" in done.stdout
+
+    report = json.loads(out.read_text())
+    assert set(report) == {"meta", "results", "ratios", "engine_overhead", "memory_stability"}
+    meta = report["meta"]
+    assert meta["quick"] is True and meta["steps"] == 5 and meta["repeats"] == 1
+    for key in ("date", "command", "cpu", "numpy", "python", "openblas_overrides_removed", "load_average_at_start"):
+        assert key in meta, key
+    cells = {cell["implementation"]: cell for cell in report["results"]}
+    assert set(cells) == {"minigrad", "reference"}
+    for cell in cells.values():
+        assert cell["workload"] == "mlp" and cell["threads"] == 1 and "errors" not in cell
+        assert cell["ms_per_step"] > 0 and len(cell["ms_per_step_runs"]) == 1
+        assert 10 < cell["peak_rss_mb"] < 2000 and cell["rss_before_training_mb"] <= cell["peak_rss_mb"]
+        assert cell["loss_last"] < cell["loss_first"]
+        assert cell["threads_ok"] in (True, None)  # None: threadpoolctl not installed
+    (row,) = report["ratios"]
+    assert row["workload"] == "mlp" and row["threads"] == 1
+    assert row["time_minigrad_over_reference"] > 0 and row["time_minigrad_over_pytorch"] is None
+    assert row["target_time_over_reference"] == 1.10
+    assert report["engine_overhead"]["ops_per_second"] > 0
+    memory = report["memory_stability"]
+    assert (memory["short_steps"], memory["long_steps"]) == (5, 20)
+    assert memory["rss_short_mb"] > 0 and "growth_percent" in memory
