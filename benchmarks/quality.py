@@ -46,7 +46,7 @@ def run_torch(model: str, seed: int) -> tuple[float, float]:
     config = training.TrainConfig(model=model, seed=seed).resolved()
     train_x, train_y, test_x, test_y, _ = training.load_data(config)
     torch.manual_seed(seed)
-    net = _torch_model(model, torch)
+    net = torch_model(model, torch)
     optimizer = torch.optim.RMSprop(net.parameters(), lr=config.lr)
     order = numpy.random.default_rng(seed)
     for epoch in range(1, config.epochs + 1):
@@ -70,7 +70,8 @@ def run_torch(model: str, seed: int) -> tuple[float, float]:
     return float(numpy.mean(predicted == test_y)), time.perf_counter() - started
 
 
-def _torch_model(name: str, torch):
+def torch_model(name: str, torch):
+    """The torch.nn twin of minigrad.models' network ``name`` (same layers, same state_dict keys)."""
     nn = torch.nn
     if name == "mlp":
         return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),

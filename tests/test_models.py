@@ -1,10 +1,19 @@
 """The image models of ``minigrad train`` (minigrad/models.py)."""
 
+import sys
+from pathlib import Path
+
 import numpy
 import pytest
 
 import minigrad as mg
 from minigrad.models import MODELS, build_model
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.quality import torch_model  # after ROOT is on the path
 
 SHAPES = {"fashion-mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
 
@@ -38,37 +47,13 @@ def test_recurrent_models_read_rows_of_all_channels():
     assert not numpy.allclose(model(mg.tensor(images)).numpy(), model(mg.tensor(changed)).numpy())
 
 
-def _torch_model(name, torch):
-    nn = torch.nn
-    if name == "mlp":
-        return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
-                             nn.Linear(128, 10))
-    if name == "cnn":
-        return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                             nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                             nn.Dropout(0.25), nn.Linear(32 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
-
-    class RowReader(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.recurrent = (nn.RNN if name == "rnn" else nn.LSTM)(28, 128, batch_first=True)
-            self.head = nn.Linear(128, 10)
-
-        def forward(self, images):
-            _, state = self.recurrent(images.reshape(images.shape[0], 28, 28))
-            hidden = state[0] if name == "lstm" else state
-            return self.head(hidden[-1])
-
-    return RowReader()
-
-
 @pytest.mark.parametrize("name", MODELS)
 def test_same_model_in_pytorch_gives_the_same_scores(name):
     """Copy the state_dict into the torch.nn twin: same keys, shapes and outputs."""
     torch = pytest.importorskip("torch")
     mg.manual_seed(0)
     model = build_model(name, (1, 28, 28), 10).eval()
-    twin = _torch_model(name, torch).eval()
+    twin = torch_model(name, torch).eval()
     state = model.state_dict()
     assert list(state) == list(twin.state_dict())
     twin.load_state_dict({key: torch.from_numpy(value) for key, value in state.items()})
