@@ -87,6 +87,11 @@ def check_device(device) -> str:
     return name
 
 
+def cuda_loaded() -> bool:
+    """Has a CUDA array module been loaded? If not, every array is on the CPU."""
+    return _cuda_module is not None
+
+
 def is_cuda_array(array) -> bool:
     return _cuda_module is not None and isinstance(array, _cuda_module.ndarray)
 

@@ -513,6 +513,8 @@ def _scalar_array(value, like):
 
 
 def check_same_device(tensors, op_name: str) -> None:
+    if not backend.cuda_loaded():
+        return  # without a CUDA array module every array is a NumPy array: nothing to mix
     first = tensors[0].device if tensors else "cpu"
     for t in tensors[1:]:
         if t.device != first:
