@@ -56,9 +56,12 @@ def _workload(name: str) -> workloads.Workload:
 
 
 def _assert_close(actual, expected, what: str):
-    """float32 agreement, relative to the array's scale (sums of many terms round differently)."""
+    """float32 agreement, relative to the array's scale: a weight gradient sums ~10^4 products
+    (batch x pixels), and two libraries (or two BLAS thread counts) add them in different
+    orders; 1e-5 of the scale was seen to fail once by 4e-7 on one entry of 4,608. A wrong
+    gradient is off by far more than 1e-4 of the scale."""
     scale = float(np.abs(expected).max()) or 1.0
-    np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-5 * scale, err_msg=what)
+    np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4 * scale, err_msg=what)
 
 
 def test_runner_names_agree_with_the_workloads():
