@@ -214,6 +214,19 @@ def float64_module(kind, **kwargs):
     return module
 
 
+
+def gradcheck_module(kind, module, x, states):
+    """gradcheck a recurrent module w.r.t. its input, initial state and every parameter."""
+    params = list(module.parameters())
+    count = len(states)
+
+    def fn(x, *rest):
+        state, weights = rest[:count], rest[count:]
+        substitute_parameters(module, weights)
+        return mg.cat([t.reshape(-1) for t in flatten(module(x, pack_state(kind, list(state))))])
+
+    return mg.gradcheck(fn, [x, *states, *params])
+
 @pytest.mark.parametrize(("kind", "extra"), [
     ("RNNCell", {}), ("RNNCell", {"nonlinearity": "relu"}), ("LSTMCell", {}), ("GRUCell", {}),
 ])
@@ -223,15 +236,7 @@ def test_cell_gradcheck(kind, extra):
     x = mg.tensor(np.random.default_rng(5).standard_normal((2, 3)), dtype=mg.float64, requires_grad=True)
     states = [mg.tensor(a, dtype=mg.float64, requires_grad=True)
               for a in random_state(kind, (2, 2), np.random.default_rng(6))]
-    params = list(module.parameters())
-    count = len(states)
-
-    def fn(x, *rest):
-        state, weights = rest[:count], rest[count:]
-        substitute_parameters(module, weights)
-        return mg.cat([t.reshape(-1) for t in flatten(module(x, pack_state(kind, list(state))))])
-
-    assert mg.gradcheck(fn, [x, *states, *params])
+    assert gradcheck_module(kind, module, x, states)
 
 
 @pytest.mark.parametrize("kind", SEQUENCES)
@@ -241,15 +246,7 @@ def test_two_layer_sequence_gradcheck(kind):
     rng = np.random.default_rng(7)
     x = mg.tensor(rng.standard_normal((3, 2, 3)), dtype=mg.float64, requires_grad=True)
     states = [mg.tensor(a, dtype=mg.float64, requires_grad=True) for a in random_state(kind, (2, 2, 2), rng)]
-    params = list(module.parameters())
-    count = len(states)
-
-    def fn(x, *rest):
-        state, weights = rest[:count], rest[count:]
-        substitute_parameters(module, weights)
-        return mg.cat([t.reshape(-1) for t in flatten(module(x, pack_state(kind, list(state))))])
-
-    assert mg.gradcheck(fn, [x, *states, *params])
+    assert gradcheck_module(kind, module, x, states)
 
 
 def test_gradcheck_catches_a_wrong_gradient():
