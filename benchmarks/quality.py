@@ -105,15 +105,16 @@ def main() -> None:
     parser.add_argument("--torch", action="store_true", help="also train the same models in PyTorch")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "quality")
     args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
     results = {}
     for model in args.models:
         runs = [run_minigrad(model, seed, args.out) for seed in args.seeds]
         results[model] = {"seeds": args.seeds, "minigrad": runs}
         if args.torch:
             results[model]["torch"] = [run_torch(model, seed) for seed in args.seeds]
-        print(f"{model}: {runs}", file=sys.stderr, flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "quality.json").write_text(json.dumps(results, indent=2) + "\n")
+        print(f"{model}: {results[model]}", file=sys.stderr, flush=True)
+        # Written after every model so that a long run stopped half way keeps what it measured.
+        (args.out / "quality.json").write_text(json.dumps(results, indent=2) + "\n")
     print(f"| model | target | test accuracy min / median / max | wall seconds min / median / max |"
           f"{' PyTorch accuracy |' if args.torch else ''}")
     print(f"|---|---|---|---|{'---|' if args.torch else ''}")
