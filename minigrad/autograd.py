@@ -34,11 +34,18 @@ from . import tensor as _tensor  # circular on purpose: Tensor wraps Function ou
 # Grad mode and anomaly mode: per thread, like PyTorch, so a data-loading thread
 # under no_grad does not switch off recording in the training thread.
 
-_mode = threading.local()
+class _Mode(threading.local):
+    """Each thread starts with these class values and keeps its own changes."""
+
+    grad_enabled = True
+    anomaly = False
+
+
+_mode = _Mode()
 
 
 def is_grad_enabled() -> bool:
-    return getattr(_mode, "grad_enabled", True)
+    return _mode.grad_enabled
 
 
 def _set_grad_enabled(enabled: bool) -> None:
@@ -104,7 +111,7 @@ class set_grad_enabled(_GradMode):
 
 
 def is_anomaly_enabled() -> bool:
-    return getattr(_mode, "anomaly", False)
+    return _mode.anomaly
 
 
 @contextlib.contextmanager
@@ -161,6 +168,7 @@ class Function:
     """
 
     created_at = None  # "file:line" of user code, recorded under detect_anomaly()
+    _to_save = ()  # what forward passed to save_for_backward
 
     def forward(self, *arrays, **options):
         raise NotImplementedError
@@ -200,28 +208,33 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **options):
         Tensor = _tensor.Tensor
-        # Most calls come with Tensors already (operators convert their operands first).
-        # Skipping the conversion then, and the device comparison when no CUDA module is
-        # loaded (check_same_device), took a chain of tiny ops from 11,200 to about 28,000
-        # ops/s forward+backward (issue 6 asks for 100,000).
-        tensors = inputs if all(isinstance(t, Tensor) for t in inputs) else _tensor.as_tensors(inputs)
-        _tensor.check_same_device(tensors, cls.__name__)
+        # This method runs for every op, forward and backward, so it is written for
+        # speed: plain loops instead of generator expressions, and the conversion and
+        # device checks only when they can matter. On a chain of scalar ops that took
+        # the engine from 13,500 to 22,000 ops/s (benchmarks/run.py, "engine overhead").
+        for t in inputs:
+            if not isinstance(t, Tensor):  # operators convert first; direct calls may not
+                inputs = _tensor.as_tensors(inputs)
+                break
+        _tensor.check_same_device(inputs, cls.__name__)
         fn = cls()
-        fn._to_save = ()
-        anomaly = is_anomaly_enabled()
+        anomaly = _mode.anomaly
         if anomaly:
             fn.created_at = _user_frame()
-        output = fn.forward(*[t.data for t in tensors], **options)
+        output = fn.forward(*[t.data for t in inputs], **options)
         if anomaly:
             _check_finite(output, "forward", fn)
-        if not (is_grad_enabled() and any(t.requires_grad for t in tensors)):
+        if not _mode.grad_enabled:
+            return Tensor._make(output)
+        for t in inputs:
+            if t.requires_grad:
+                break
+        else:  # no input wants a gradient: nothing to record
             return Tensor._make(output)
 
-        fn.edges = [
-            ((t._node or t) if t.requires_grad else None, t.shape, t.dtype) for t in tensors
-        ]
-        fn._saved = [_saved_item(array, tensors, output) for array in fn._to_save]
-        del fn._to_save
+        fn.edges = [((t._node or t) if t.requires_grad else None, t.shape, t.dtype) for t in inputs]
+        fn._saved = [_saved_item(array, inputs, output) for array in fn._to_save]
+        fn._to_save = ()  # _saved now holds what backward needs
         result = Tensor._make(output, node=fn)
         fn.output_ref = weakref.ref(result)  # weak: the output owns its node, not back
         return result
@@ -279,6 +292,7 @@ def run_backward(outputs, output_grads, retain_graph=False, create_graph=False, 
         key = id(_vertex(t))
         grads[key] = g if key not in grads else grads[key] + g
 
+    stored = {id(g.data) for g in output_grads}  # the caller's arrays: never stored as .grad
     wanted = None if inputs is None else {id(_vertex(t)): i for i, t in enumerate(inputs)}
     results = [None] * (0 if inputs is None else len(inputs))
     ready = list({id(v): v for v in map(_vertex, outputs) if pending.get(id(v), 0) == 0}.values())
@@ -289,24 +303,28 @@ def run_backward(outputs, output_grads, retain_graph=False, create_graph=False, 
             vertex = ready.pop()
             grad = grads.pop(id(vertex), None)
             if isinstance(vertex, Function):
+                input_grads = ()
                 if grad is not None:
-                    grad = _visit_tensor(vertex.output_ref(), grad, accumulate=inputs is None)
-                input_grads = _node_backward(vertex, grad, anomaly) if grad is not None else ()
+                    output = vertex.output_ref()
+                    if output is not None and (output._hooks or output._retains_grad):
+                        grad = _visit_tensor(output, grad, inputs is None, stored)
+                    input_grads = _node_backward(vertex, grad, anomaly)
                 if not retain_graph:
                     vertex.release()
                 for i, (edge, shape, dtype) in enumerate(vertex.edges):
                     if edge is None:
                         continue
+                    key = id(edge)
                     g = input_grads[i] if i < len(input_grads) else None
                     if g is not None:
-                        g = _match(g, shape, dtype)
-                        key = id(edge)
-                        grads[key] = g if key not in grads else grads[key] + g
-                    pending[id(edge)] -= 1
-                    if pending[id(edge)] == 0:
+                        if g.shape != shape or g.dtype != dtype:
+                            g = _match(g, shape, dtype)
+                        grads[key] = grads[key] + g if key in grads else g
+                    pending[key] -= 1
+                    if not pending[key]:
                         ready.append(edge)
             elif grad is not None:  # a leaf
-                grad = _visit_tensor(vertex, grad, accumulate=inputs is None)
+                grad = _visit_tensor(vertex, grad, inputs is None, stored)
             if wanted is not None and grad is not None and id(vertex) in wanted:
                 results[wanted[id(vertex)]] = grad
     return results
@@ -333,8 +351,9 @@ def _node_backward(fn, grad, anomaly):
     return input_grads
 
 
-def _visit_tensor(tensor, grad, accumulate):
-    """Run a tensor's hooks on its total gradient; store it in .grad if asked to."""
+def _visit_tensor(tensor, grad, accumulate, stored):
+    """Run a tensor's hooks on its total gradient; store it in .grad if asked to
+    (``stored``: ids of the arrays given to some ``.grad`` in this backward)."""
     if tensor is None:  # the output Tensor was dropped by the user: no hooks to run
         return grad
     for hook in list(tensor._hooks.values()):
@@ -347,11 +366,25 @@ def _visit_tensor(tensor, grad, accumulate):
         elif is_grad_enabled():  # create_graph: keep the graph so .grad can be differentiated
             tensor.grad = grad
         else:
-            # A copy, as PyTorch's AccumulateGrad makes: `grad` may be shared (Add hands one
-            # array to both inputs, the user's grad= is theirs) or a read-only broadcast
-            # view (the backward of sum), and optimizers update .grad in place.
-            tensor.grad = _tensor.Tensor._make(grad.data.copy())
+            tensor.grad = _tensor.Tensor._make(_private_array(grad.data, tensor, stored))
     return grad
+
+
+def _private_array(array, tensor, stored: set):
+    """``array`` itself if no one else can see it, else a copy: optimizers and clipping
+    update ``.grad`` in place, so two ``.grad`` must never share memory.
+
+    As PyTorch's AccumulateGrad, which keeps the gradient when nothing else refers to
+    it. Others may see a view or a read-only array (the backward of sum hands out a
+    broadcast view), an array already stored in another ``.grad`` during this backward
+    (Add gives one array to both its inputs), the caller's ``grad=``, or what a hook
+    was shown. Not copying the rest saved 0.4 ms of the 5.8 ms mlp step (benchmarks/).
+    """
+    flags = array.flags
+    if id(array) in stored or tensor._hooks or not flags.owndata or not getattr(flags, "writeable", True):
+        array = array.copy()  # CuPy's flags have no "writeable": its arrays always are
+    stored.add(id(array))
+    return array
 
 
 def _match(grad, shape, dtype):

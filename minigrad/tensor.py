@@ -477,6 +477,11 @@ def _to_array(data, dtype=None, device=None):
 def as_tensors(values) -> list:
     """Tensors for op inputs: Python scalars take the dtype and device of the first
     Tensor (so ``x * 2.0`` stays float32 and on x's device); arrays keep their dtype."""
+    for v in values:
+        if not isinstance(v, Tensor):
+            break
+    else:
+        return list(values)  # all Tensors already: the common case, kept cheap
     like = next((v for v in values if isinstance(v, Tensor)), None)
     out, python_float = [], False
     for v in values:

@@ -80,6 +80,21 @@ def test_leaf_grad_is_own_writable_array():
     y.grad.data += 1
     np.testing.assert_allclose(g.numpy(), [1.0, 1.0])
 
+    # an owned array from Mul's backward, handed by Add to a retained non-leaf and a leaf
+    c, e = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    d = c * 1.0
+    d.retain_grad()
+    ((d + e) * 3.0).sum().backward()
+    e.grad.data += 1
+    np.testing.assert_allclose(d.grad.numpy(), [3.0, 3.0])
+
+    # what a hook was shown stays as the hook saw it
+    z, seen = leaf([1.0, 2.0]), []
+    z.register_hook(seen.append)
+    ((z * 2.0) * 1.0).sum().backward()
+    z.grad.data += 1
+    np.testing.assert_allclose(seen[0].numpy(), [2.0, 2.0])
+
 
 def test_backward_of_leaf_itself():
     x = leaf(2.0)

@@ -304,15 +304,22 @@ def broadcast_inputs(name, *values):
     """
     tensors = as_tensors(values)
     shapes = [t.shape for t in tensors]
-    if any(shape != shapes[0] for shape in shapes):
-        try:
-            numpy.broadcast_shapes(*shapes)
-        except ValueError:
-            raise ValueError(
-                f"{name}: shapes {' and '.join(map(str, shapes))} cannot be broadcast together "
-                "(aligned from the right, each pair of sizes must be equal or one of them 1)"
-            ) from None
+    if shapes.count(shapes[0]) == len(shapes):
+        return tensors
+    for i, shape in enumerate(shapes):
+        for other in shapes[i + 1:]:
+            if shape != other and not _broadcastable(shape, other):
+                raise ValueError(
+                    f"{name}: shapes {' and '.join(map(str, shapes))} cannot be broadcast together "
+                    "(aligned from the right, each pair of sizes must be equal or one of them 1)"
+                )
     return tensors
+
+
+def _broadcastable(shape_a: tuple, shape_b: tuple) -> bool:
+    """NumPy's rule, aligned from the right: each pair of sizes is equal or has a 1.
+    (Shapes that pass pairwise broadcast all together.)"""
+    return all(a == b or a == 1 or b == 1 for a, b in zip(reversed(shape_a), reversed(shape_b)))
 
 
 def add(x, y):
