@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .ops.conv import avg_pool2d, conv2d, max_pool2d
 from .ops.elementwise import leaky_relu, relu, sigmoid, tanh
-from .ops.linalg import matmul
+from .ops.linalg import linear
 from .ops.nn import batch_norm, dropout, embedding, layer_norm, log_softmax, softmax
 from .ops.shape import pad
 
@@ -19,13 +19,3 @@ __all__ = [
     "max_pool2d", "avg_pool2d", "dropout", "embedding", "batch_norm", "layer_norm", "pad",
 ]
 
-
-def linear(x, weight, bias=None):
-    """y = x W^T + b, with W of shape (out_features, in_features) as in PyTorch."""
-    if x.shape[-1] != weight.shape[-1]:
-        raise ValueError(
-            f"linear: input has {x.shape[-1]} features (shape {x.shape}) but the weight "
-            f"expects {weight.shape[-1]} (weight shape {weight.shape})"
-        )
-    y = matmul(x, weight.T)
-    return y if bias is None else y + bias

@@ -137,6 +137,9 @@ GRADCHECK = [
     ("matmul_1d_1d", lambda a, b: a @ b, [arr(4), arr(4, seed=1)]),
     ("matmul_1d_batched", lambda a, b: a @ b, [arr(4), arr(2, 4, 3, seed=1)]),
     ("rmatmul_numpy", lambda b: arr(3, 4, seed=3) @ b, [arr(4, 2)]),
+    ("linear", lambda x, w, b: F.linear(x, w, b), [arr(5, 4), arr(3, 4, seed=1), arr(3, seed=2)]),
+    ("linear_no_bias_3d", lambda x, w: F.linear(x, w), [arr(2, 5, 4), arr(3, 4, seed=1)]),
+    ("linear_1d", lambda x, w, b: F.linear(x, w, b), [arr(4), arr(3, 4, seed=1), arr(3, seed=2)]),
     # softmax family (ops/nn.py)
     ("softmax", lambda a: a.softmax(), [arr(3, 5)]),
     ("softmax_axis0", lambda a: F.softmax(a, axis=0), [arr(3, 5)]),
@@ -211,6 +214,7 @@ SECOND = [
     ("matmul_squared", lambda a: (a @ a).tanh(), [arr(3, 3)]),
     ("matmul_batched", lambda a, b: a @ b, [arr(2, 1, 3, 4), arr(3, 4, 2, seed=1)]),
     ("matmul_vectors", lambda a, b: (a @ b) * (b @ a), [arr(4), arr(4, seed=1)]),
+    ("linear", lambda x, w, b: F.linear(F.linear(x, w, b).tanh(), w.T), [arr(5, 4), arr(3, 4, seed=1), arr(3, seed=2)]),
     ("softmax", lambda a: a.softmax(axis=-1), [arr(3, 4)]),
     ("log_softmax", lambda a: a.log_softmax(axis=0), [arr(3, 4)]),
     ("getitem_repeated", lambda a: a[[0, 0, 2]] ** 2, [arr(3, 4)]),
@@ -326,6 +330,12 @@ PARITY = [
     ("matmul_1d_2d", lambda a, b: a @ b, None, [arr(4, **f32), arr(4, 5, seed=1, **f32)]),
     ("matmul_2d_1d", lambda a, b: a @ b, None, [arr(3, 4, **f32), arr(4, seed=1, **f32)]),
     ("matmul_1d_1d", lambda a, b: a @ b, None, [arr(4, **f32), arr(4, seed=1, **f32)]),
+    ("linear", F.linear, torch.nn.functional.linear if torch else None,
+     [arr(5, 4, **f32), arr(3, 4, seed=1, **f32), arr(3, seed=2, **f32)]),
+    ("linear_3d_no_bias", F.linear, torch.nn.functional.linear if torch else None,
+     [arr(2, 5, 4, **f32), arr(3, 4, seed=1, **f32)]),
+    ("linear_1d", F.linear, torch.nn.functional.linear if torch else None,
+     [arr(4, **f32), arr(3, 4, seed=1, **f32), arr(3, seed=2, **f32)]),
     ("softmax", lambda a: a.softmax(axis=0), lambda a: a.softmax(dim=0), [arr(3, 5, **f32)]),
     ("log_softmax", lambda a: a.log_softmax(), lambda a: a.log_softmax(dim=-1), [arr(3, 5, **f32)]),
     # integer inputs: dtypes without gradients
@@ -417,3 +427,9 @@ def test_op_argument_errors():
         mg.zeros(0, 3).max()
     with pytest.raises(ValueError, match="not a permutation"):
         x.transpose(0, 0)
+    with pytest.raises(ValueError, match=r"bias must have shape \(2,\)"):
+        F.linear(x, mg.zeros(2, 3), mg.zeros(1, 2))
+    with pytest.raises(ValueError, match="weight must be 2-D"):
+        F.linear(x, mg.zeros(3))
+    with pytest.raises(ValueError, match="input has 3 features"):
+        F.linear(x, mg.zeros(2, 4))
