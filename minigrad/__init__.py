@@ -10,7 +10,7 @@ from .backend import cuda_is_available
 from .checkpoint import load, save
 from .gradcheck import GradcheckError, gradcheck
 from .ops.elementwise import maximum, minimum, where
-from .ops.shape import cat, stack
+from .ops.shape import cat, split, stack, unbind
 from .random import manual_seed
 from .tensor import (
     Tensor,
@@ -37,7 +37,7 @@ __all__ = [
     "Tensor", "tensor", "zeros", "ones", "full", "randn", "rand", "arange", "zeros_like",
     "ones_like", "from_dlpack", "float32", "float64", "int64", "bool_",
     # combinators
-    "cat", "stack", "where", "maximum", "minimum",
+    "cat", "stack", "split", "unbind", "where", "maximum", "minimum",
     # autograd
     "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly",
     # tools

@@ -162,13 +162,20 @@ class Function:
     After ``apply`` a node holds:
       edges       for each input: where its gradient goes (the input's node, the input
                   itself if it is a leaf, or None if it needs no gradient), with the
-                  input's shape and dtype, so the engine can undo broadcasting;
+                  input's shape and dtype, so the engine can undo broadcasting, and
+                  which output of that node the input was (None: its only output);
       output_ref  a weak reference to the output Tensor (for its hooks, retain_grad);
       _saved      what ``save_for_backward`` kept; freed after backward.
+
+    A forward may also return a tuple of arrays (``split``, ``unbind``): the op then has
+    ``num_outputs`` outputs, ``output_refs`` holds a weak reference to each, and its
+    backward receives one gradient per output, ``backward(*grads)``, with None for an
+    output that got no gradient. (Such an op must not save its outputs.)
     """
 
     created_at = None  # "file:line" of user code, recorded under detect_anomaly()
     _to_save = ()  # what forward passed to save_for_backward
+    num_outputs = 1
 
     def forward(self, *arrays, **options):
         raise NotImplementedError
@@ -222,19 +229,30 @@ class Function:
         if anomaly:
             fn.created_at = _user_frame()
         output = fn.forward(*[t.data for t in inputs], **options)
+        several = isinstance(output, tuple)
         if anomaly:
-            _check_finite(output, "forward", fn)
-        if not _mode.grad_enabled:
-            return Tensor._make(output)
-        for t in inputs:
-            if t.requires_grad:
-                break
-        else:  # no input wants a gradient: nothing to record
-            return Tensor._make(output)
+            for array in output if several else (output,):
+                _check_finite(array, "forward", fn)
+        record = _mode.grad_enabled
+        if record:
+            for t in inputs:
+                if t.requires_grad:
+                    break
+            else:  # no input wants a gradient: nothing to record
+                record = False
+        if not record:
+            return tuple(map(Tensor._make, output)) if several else Tensor._make(output)
 
-        fn.edges = [((t._node or t) if t.requires_grad else None, t.shape, t.dtype) for t in inputs]
+        fn.edges = [((t._node or t) if t.requires_grad else None, t.shape, t.dtype, t._output_index)
+                    for t in inputs]
         fn._saved = [_saved_item(array, inputs, output) for array in fn._to_save]
         fn._to_save = ()  # _saved now holds what backward needs
+        if several:
+            fn.num_outputs = len(output)
+            results = tuple(Tensor._make(array, fn, i) for i, array in enumerate(output))
+            fn.output_refs = [weakref.ref(r) for r in results]
+            fn.output_ref = fn.output_refs[0]
+            return results
         result = Tensor._make(output, node=fn)
         fn.output_ref = weakref.ref(result)  # weak: the output owns its node, not back
         return result
@@ -279,21 +297,23 @@ def run_backward(outputs, output_grads, retain_graph=False, create_graph=False, 
     while stack:
         vertex = stack.pop()
         if isinstance(vertex, Function):
-            for edge, _, _ in vertex.edges:
-                if edge is None:
+            for edge in vertex.edges:
+                source = edge[0]
+                if source is None:
                     continue
-                pending[id(edge)] = pending.get(id(edge), 0) + 1
-                if id(edge) not in seen:
-                    seen.add(id(edge))
-                    stack.append(edge)
+                pending[id(source)] = pending.get(id(source), 0) + 1
+                if id(source) not in seen:
+                    seen.add(id(source))
+                    stack.append(source)
 
-    grads = {}  # id(vertex) -> gradient Tensor summed so far
+    # id(vertex) -> gradient Tensor summed so far; for a node with several outputs, a
+    # list with one such sum (or None) per output
+    grads = {}
     for t, g in zip(outputs, output_grads):
-        key = id(_vertex(t))
-        grads[key] = g if key not in grads else grads[key] + g
+        _collect(grads, _vertex(t), t._output_index, g)
 
     stored = {id(g.data) for g in output_grads}  # the caller's arrays: never stored as .grad
-    wanted = None if inputs is None else {id(_vertex(t)): i for i, t in enumerate(inputs)}
+    wanted = None if inputs is None else {(id(_vertex(t)), t._output_index): i for i, t in enumerate(inputs)}
     results = [None] * (0 if inputs is None else len(inputs))
     ready = list({id(v): v for v in map(_vertex, outputs) if pending.get(id(v), 0) == 0}.values())
     anomaly = is_anomaly_enabled()
@@ -305,13 +325,11 @@ def run_backward(outputs, output_grads, retain_graph=False, create_graph=False, 
             if isinstance(vertex, Function):
                 input_grads = ()
                 if grad is not None:
-                    output = vertex.output_ref()
-                    if output is not None and (output._hooks or output._retains_grad):
-                        grad = _visit_tensor(output, grad, inputs is None, stored)
+                    grad = _visit_outputs(vertex, grad, inputs is None, stored)
                     input_grads = _node_backward(vertex, grad, anomaly)
                 if not retain_graph:
                     vertex.release()
-                for i, (edge, shape, dtype) in enumerate(vertex.edges):
+                for i, (edge, shape, dtype, index) in enumerate(vertex.edges):
                     if edge is None:
                         continue
                     key = id(edge)
@@ -319,29 +337,60 @@ def run_backward(outputs, output_grads, retain_graph=False, create_graph=False, 
                     if g is not None:
                         if g.shape != shape or g.dtype != dtype:
                             g = _match(g, shape, dtype)
-                        grads[key] = grads[key] + g if key in grads else g
+                        if index is None:  # the common case, inlined: _collect does the same
+                            grads[key] = grads[key] + g if key in grads else g
+                        else:
+                            _collect(grads, edge, index, g)
                     pending[key] -= 1
                     if not pending[key]:
                         ready.append(edge)
             elif grad is not None:  # a leaf
                 grad = _visit_tensor(vertex, grad, inputs is None, stored)
-            if wanted is not None and grad is not None and id(vertex) in wanted:
-                results[wanted[id(vertex)]] = grad
+            if wanted is not None and grad is not None:
+                pieces = enumerate(grad) if isinstance(grad, list) else [(None, grad)]
+                for index, g in pieces:
+                    position = wanted.get((id(vertex), index))
+                    if position is not None:
+                        results[position] = g
     return results
 
 
+def _collect(grads, vertex, index, g) -> None:
+    """Add ``g`` to the gradient ``vertex`` has received so far (for its output ``index``
+    if it is a node with several outputs, else ``index`` is None)."""
+    key = id(vertex)
+    if index is None:
+        grads[key] = grads[key] + g if key in grads else g
+        return
+    pieces = grads.setdefault(key, [None] * vertex.num_outputs)
+    pieces[index] = g if pieces[index] is None else pieces[index] + g
+
+
+def _visit_outputs(fn, grad, accumulate, stored):
+    """Hooks and retain_grad of the node's output(s), on their total gradients."""
+    if fn.num_outputs == 1:
+        output = fn.output_ref()
+        if output is not None and (output._hooks or output._retains_grad):
+            grad = _visit_tensor(output, grad, accumulate, stored)
+        return grad
+    return [g if g is None else _visit_tensor(ref(), g, accumulate, stored)
+            for ref, g in zip(fn.output_refs, grad)]
+
+
 def _node_backward(fn, grad, anomaly):
+    """``fn.backward`` on the output gradient (one per output if there are several)."""
+    grads = grad if fn.num_outputs > 1 else (grad,)
     if anomaly:
         # Judge what this node's backward returns, as PyTorch does. Checking each op inside
         # the formula would blame them instead (Sqrt's inf at 0 comes from a division
         # there, which would be reported as "Div, created at the backward() call").
         _mode.anomaly = False
         try:
-            input_grads = fn.backward(grad)
+            input_grads = fn.backward(*grads)
         finally:
             _mode.anomaly = True
     else:
-        input_grads = fn.backward(grad)
+        input_grads = fn.backward(*grads)
     if not isinstance(input_grads, tuple):
         input_grads = (input_grads,)
     if anomaly:

@@ -42,7 +42,8 @@ class Tensor:
     keeps the data where it is.
     """
 
-    __slots__ = ("__weakref__", "_hooks", "_node", "_retains_grad", "data", "grad", "requires_grad")
+    __slots__ = ("__weakref__", "_hooks", "_node", "_output_index", "_retains_grad", "data", "grad",
+                 "requires_grad")
     # Make NumPy hand `ndarray + Tensor` to Tensor.__radd__ instead of converting us.
     __array_ufunc__ = None
 
@@ -50,6 +51,7 @@ class Tensor:
         self.data = _to_array(data, dtype, device)
         self.grad = None
         self._node = None
+        self._output_index = None
         self._hooks = {}
         self._retains_grad = False
         self.requires_grad = False
@@ -57,15 +59,16 @@ class Tensor:
             self.requires_grad_(True)
 
     @classmethod
-    def _make(cls, array, node=None):
-        """Wrap an array without copying or checking: the ops' fast path."""
+    def _make(cls, array, node=None, output_index=None):
+        """Wrap an array without copying or checking: the ops' fast path.
+        ``output_index``: which output of ``node`` this is, for nodes with several."""
         if isinstance(array, numpy.generic):
             # NumPy returns scalars (numpy.float32, not 0-d arrays) from full reductions
             # and from arithmetic on 0-d arrays; .data must stay an ndarray (writable,
             # indexable with [()], accepted by from_dlpack and in-place updates).
             array = numpy.asarray(array)
         t = cls.__new__(cls)
-        t.data, t.grad, t._node = array, None, node
+        t.data, t.grad, t._node, t._output_index = array, None, node, output_index
         t.requires_grad = node is not None
         t._hooks, t._retains_grad = {}, False
         return t
@@ -102,6 +105,14 @@ class Tensor:
     @property
     def T(self) -> Tensor:
         return self.transpose()
+
+    def __iter__(self):
+        """``for row in t``: the slices along the first axis, as one op (``unbind``)."""
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        from .ops.shape import unbind
+
+        return iter(unbind(self))
 
     def __len__(self) -> int:
         if self.ndim == 0:

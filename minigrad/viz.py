@@ -174,7 +174,7 @@ def tensor_graph(output, names=None):
             if produced is not None:
                 text += "\n" + _describe(produced, names.get(produced))
             labels[vertex] = text
-            for source, _, _ in vertex.edges:
+            for source, *_ in vertex.edges:
                 if source is None:
                     continue
                 edges.append((source, vertex))

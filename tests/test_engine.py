@@ -529,3 +529,43 @@ def test_integer_and_bool_tensors_cannot_require_grad(data):
         mg.zeros(2, dtype=mg.int64, requires_grad=True)
     with pytest.raises(TypeError, match="floating point"):
         mg.tensor(data).requires_grad_()
+
+
+# -------------------------------------------------------------------------------------
+# Ops with several outputs (split, unbind): one gradient slot per output
+
+
+def test_several_outputs_hooks_retain_grad_and_unused_pieces():
+    x = leaf(np.arange(8.0).reshape(4, 2))
+    a, b, c, _unused = mg.unbind(x)
+    b.retain_grad()
+    seen = []
+    c.register_hook(lambda g: seen.append(g.numpy().copy()) or g * 10.0)
+    (a * 1.0 + b * 2.0 + c * 3.0 + a).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [[2, 2], [2, 2], [30, 30], [0, 0]])
+    np.testing.assert_allclose(b.grad.numpy(), [2, 2])
+    np.testing.assert_allclose(seen[0], [3, 3])
+    assert a.grad is None  # a non-leaf without retain_grad
+
+
+def test_grad_with_respect_to_pieces():
+    x = leaf(np.arange(6.0).reshape(3, 2))
+    a, b, c = mg.split(x, 3)
+    ga, gc = mg.grad((a * 2.0 + c * c).sum(), [a, c])
+    np.testing.assert_allclose(ga.numpy(), [[2, 2]])
+    np.testing.assert_allclose(gc.numpy(), 2 * x.numpy()[2:])
+    with pytest.raises(RuntimeError, match="not part of the graph"):
+        mg.grad((a * 2.0).sum(), [b])
+
+
+def test_several_outputs_without_grad_mode_record_nothing():
+    x = leaf(np.ones((2, 3)))
+    with mg.no_grad():
+        pieces = mg.unbind(x, axis=1)
+    assert len(pieces) == 3 and not any(p.requires_grad for p in pieces)
+
+
+def test_anomaly_names_an_op_with_several_outputs():
+    x = leaf([1.0, np.nan, 2.0, 3.0])
+    with mg.detect_anomaly(), pytest.raises(FloatingPointError, match="Split"):
+        mg.split(x, 2)

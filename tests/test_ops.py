@@ -39,6 +39,10 @@ def leaf(array):
 
 POSITIVE = {"low": 0.5, "high": 2.0}
 
+
+def square_first_plus_second(pieces):
+    return pieces[0] * pieces[0] + pieces[1]
+
 # -------------------------------------------------------------------------------------
 # Finite differences in float64: (name, fn, input arrays). Every differentiable op.
 
@@ -124,6 +128,12 @@ GRADCHECK = [
     ("cat_negative_axis_reused", lambda a, b: mg.cat([a, b, a], axis=-1), [arr(2, 3), arr(2, 1, seed=1)]),
     ("stack", lambda a, b: mg.stack([a, b, a], axis=1), [arr(2, 3), arr(2, 3, seed=1)]),
     ("stack_negative_axis", lambda a, b: mg.stack([a, b], axis=-1), [arr(2, 3), arr(2, 3, seed=1)]),
+    ("split_equal", lambda a: mg.cat(mg.split(a, 2, axis=1)[::-1], axis=1), [arr(3, 4)]),
+    ("split_indices_pieces_unused", lambda a: mg.split(a, [1, 3], axis=-1)[1].tanh(), [arr(2, 5)]),
+    ("split_piece_used_twice", lambda a: square_first_plus_second(mg.split(a, 2)), [arr(4, 3)]),
+    ("unbind", lambda a: mg.stack([p * (i + 1.0) for i, p in enumerate(mg.unbind(a, axis=1))]), [arr(2, 3, 4)]),
+    ("unbind_one_piece_used", lambda a: mg.unbind(a)[1] * 2.0, [arr(3, 4)]),
+    ("iterate_rows", lambda a: sum(row * float(i) for i, row in enumerate(a)), [arr(3, 4)]),
     ("pad_pairs", lambda a: pad(a, ((1, 2), (0, 3))), [arr(2, 3)]),
     ("pad_int_value", lambda a: pad(a, 1, value=2.5), [arr(2, 3)]),
     ("broadcast_to", lambda a: broadcast_to(a, (2, 3, 4)), [arr(3, 1)]),
@@ -219,6 +229,8 @@ SECOND = [
     ("log_softmax", lambda a: a.log_softmax(axis=0), [arr(3, 4)]),
     ("getitem_repeated", lambda a: a[[0, 0, 2]] ** 2, [arr(3, 4)]),
     ("cat_pad", lambda a: pad(mg.cat([a, a * a]), 1) ** 2, [arr(2, 3)]),
+    ("split", lambda a: square_first_plus_second(mg.split(a, 2, axis=1)).tanh(), [arr(3, 4)]),
+    ("unbind_stack", lambda a: mg.stack([r * r for r in mg.unbind(a, axis=-1)], axis=0), [arr(3, 2)]),
 ]
 
 
@@ -319,6 +331,12 @@ PARITY = [
      [arr(2, 3, **f32), arr(2, 2, seed=1, **f32)]),
     ("stack", lambda a, b: mg.stack([a, b], axis=-1), lambda a, b: torch.stack([a, b], dim=-1),
      [arr(2, 3, **f32), arr(2, 3, seed=1, **f32)]),
+    ("unbind", lambda a: mg.stack(mg.unbind(a, axis=1)[::-1]), lambda a: torch.stack(torch.unbind(a, dim=1)[::-1]),
+     [arr(2, 3, 4, **f32)]),
+    ("unbind_one_used", lambda a: mg.unbind(a, axis=-1)[2], lambda a: torch.unbind(a, dim=-1)[2], [arr(2, 3, **f32)]),
+    ("split_equal", lambda a: mg.split(a, 2, axis=1)[1], lambda a: torch.chunk(a, 2, dim=1)[1], [arr(3, 4, **f32)]),
+    ("split_indices", lambda a: mg.cat(mg.split(a, [1, 3], axis=-1)[::-1], axis=-1),
+     lambda a: torch.cat(torch.tensor_split(a, [1, 3], dim=-1)[::-1], dim=-1), [arr(2, 5, **f32)]),
     ("pad", lambda a: pad(a, ((1, 2), (0, 3)), value=1.5),
      lambda a: torch.nn.functional.pad(a, (0, 3, 1, 2), value=1.5), [arr(2, 3, **f32)]),
     ("broadcast_to", lambda a: broadcast_to(a, (2, 3, 4)), lambda a: a.broadcast_to((2, 3, 4)), [arr(3, 1, **f32)]),
@@ -427,6 +445,14 @@ def test_op_argument_errors():
         mg.zeros(0, 3).max()
     with pytest.raises(ValueError, match="not a permutation"):
         x.transpose(0, 0)
+    with pytest.raises(ValueError, match="3 entries, which do not make 2 equal pieces"):
+        mg.split(x, 2, axis=1)
+    with pytest.raises(ValueError, match="axis 2 is out of range for 2 axes"):
+        mg.unbind(x, axis=2)
+    with pytest.raises(ValueError, match="0-d"):
+        mg.unbind(mg.tensor(1.0))
+    with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
+        iter(mg.tensor(1.0))
     with pytest.raises(ValueError, match=r"bias must have shape \(2,\)"):
         F.linear(x, mg.zeros(2, 3), mg.zeros(1, 2))
     with pytest.raises(ValueError, match="weight must be 2-D"):

@@ -267,27 +267,13 @@ def test_gradcheck_catches_a_wrong_gradient():
 # Long sequences and memory
 
 
-@pytest.mark.parametrize("length", [1, 2, 7, 16])
-def test_split_time_steps_gives_every_step_and_its_gradient(length):
-    data = np.random.default_rng(12).standard_normal((length, 2, 3))
-    sequence = mg.tensor(data, requires_grad=True)
-    steps = layers.recurrent.split_time_steps(sequence)
-    assert len(steps) == length
-    for t, step in enumerate(steps):
-        assert step.shape == (2, 3)
-        np.testing.assert_array_equal(step.numpy(), data[t])
-    weights = np.arange(1, length + 1, dtype=np.float64)
-    sum((step * float(w)).sum() for step, w in zip(steps, weights)).backward()
-    np.testing.assert_allclose(sequence.grad.numpy(), np.broadcast_to(weights[:, None, None], data.shape))
-
-
 def graph_nodes(root) -> list:
     """Every node of the graph below ``root`` (iteratively: it is thousands deep)."""
     nodes, stack, seen = [], [root], {id(root)}
     while stack:
         node = stack.pop()
         nodes.append(node)
-        for edge, _, _ in getattr(node, "edges", ()):
+        for edge, *_ in getattr(node, "edges", ()):
             if edge is not None and id(edge) not in seen:
                 seen.add(id(edge))
                 stack.append(edge)

@@ -41,14 +41,13 @@ import numpy
 
 from .. import backend
 from ..functional import linear, relu, sigmoid, tanh
-from ..ops.shape import stack
+from ..ops.shape import split, stack, unbind
 from ..tensor import Tensor, zeros
 from . import init
 from .module import Module, Parameter
 
 __all__ = [
     "GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "gru_step", "lstm_step", "rnn_step",
-    "split_time_steps",
 ]
 
 NONLINEARITIES = ("tanh", "relu")
@@ -94,12 +93,9 @@ def lstm_step(input_part: Tensor, h: Tensor, c: Tensor, weight_hh: Tensor,
     The cell c' is a sum, not a squashed product, so its gradient flows back through
     many steps scaled only by f: that is how the LSTM remembers for long.
     """
-    H = h.shape[-1]
     gates = input_part + linear(h, weight_hh, bias_hh)
-    i = sigmoid(gates[..., 0 * H:1 * H])
-    f = sigmoid(gates[..., 1 * H:2 * H])
-    g = tanh(gates[..., 2 * H:3 * H])
-    o = sigmoid(gates[..., 3 * H:4 * H])
+    gate_i, gate_f, gate_g, gate_o = split(gates, 4, axis=-1)  # one op: see ops/shape.py Split
+    i, f, g, o = sigmoid(gate_i), sigmoid(gate_f), tanh(gate_g), sigmoid(gate_o)
     c_next = f * c + i * g
     h_next = o * tanh(c_next)
     return h_next, c_next
@@ -116,11 +112,11 @@ def gru_step(input_part: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor |
     The reset gate multiplies the hidden part *including its bias* b_hn, which is why
     the input part and the hidden part are kept apart here (PyTorch does the same).
     """
-    H = h.shape[-1]
-    hidden_part = linear(h, weight_hh, bias_hh)
-    r = sigmoid(input_part[..., 0 * H:1 * H] + hidden_part[..., 0 * H:1 * H])
-    z = sigmoid(input_part[..., 1 * H:2 * H] + hidden_part[..., 1 * H:2 * H])
-    n = tanh(input_part[..., 2 * H:3 * H] + r * hidden_part[..., 2 * H:3 * H])
+    input_r, input_z, input_n = split(input_part, 3, axis=-1)
+    hidden_r, hidden_z, hidden_n = split(linear(h, weight_hh, bias_hh), 3, axis=-1)
+    r = sigmoid(input_r + hidden_r)
+    z = sigmoid(input_z + hidden_z)
+    n = tanh(input_n + r * hidden_n)
     return (1 - z) * n + z * h
 
 
@@ -293,30 +289,6 @@ def _split_lstm_state(name: str, hx):
 # Sequence modules: the loop over time, for a stack of layers.
 
 
-def split_time_steps(sequence: Tensor) -> list[Tensor]:
-    """``[sequence[0], sequence[1], ..., sequence[L-1]]``, cut out by halving.
-
-    Why not simply ``sequence[t]`` for each t: the gradient of one slice is an array of
-    the whole sequence's shape, zero except at step t (see ``GetItem`` in
-    ops/shape.py). Backward would build L such arrays and add them up, so its cost
-    would grow as L^2: for 1,000 steps, a thousand full-size arrays. Cutting the
-    sequence in two halves, each half in two, and so on, reaches every step through
-    log2(L) levels of slicing, and each level's gradients add up to about two
-    sequences' worth: the cost grows as L log L.
-    """
-    pieces = [sequence]
-    while len(pieces) < len(sequence):
-        pieces = [half for piece in pieces for half in _halves(piece)]
-    return [piece[0] for piece in pieces]  # each piece is now (1, ...): drop that axis
-
-
-def _halves(piece: Tensor) -> list[Tensor]:
-    if len(piece) == 1:
-        return [piece]
-    middle = len(piece) // 2
-    return [piece[:middle], piece[middle:]]
-
-
 class _RecurrentLayers(Module):
     """What RNN, LSTM and GRU share. Layer k has ``weight_ih_l{k}`` (G*H, input size of
     the layer: input_size for k = 0, H above), ``weight_hh_l{k}`` (G*H, H),
@@ -398,7 +370,9 @@ class _RecurrentLayers(Module):
             outputs = []
             # The loop over time. Backward walks it from the last step to the first:
             # that is backpropagation through time.
-            for input_part_t in split_time_steps(input_part):  # x_t W_ih^T + b_ih, (N, G*H)
+            # unbind: the L steps (N, G*H) as one op, whose backward stacks their gradients
+            # (slicing input_part[t] L times would make L full-size gradient arrays)
+            for input_part_t in unbind(input_part):  # x_t W_ih^T + b_ih
                 state = self._step(input_part_t, state, weight_hh, bias_hh)
                 outputs.append(state[0])  # the output at step t is h_t
             layer_input = stack(outputs)  # (L, N, H): the next layer's input sequence

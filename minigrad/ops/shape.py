@@ -110,6 +110,62 @@ class Concatenate(Function):
         return tuple(grads)
 
 
+class Stack(Function):
+    """y = the same-shaped inputs joined along a new axis;  each input's gradient is its
+    slice of dy (``unbind``)."""
+
+    def forward(self, *xs, axis):
+        self.axis = axis
+        return get_array_module(xs[0]).stack(xs, axis=axis)
+
+    def backward(self, grad):
+        return unbind(grad, self.axis)
+
+
+class Split(Function):
+    """y_1, ..., y_k = x cut into pieces along ``axis`` (``numpy.split``);  dx = the
+    pieces' gradients joined again, zeros for a piece that got none.
+
+    An op with several outputs: cutting with k slices ``x[a:b]`` instead would give k
+    backward arrays of x's full size, zero outside their slice, to be added up."""
+
+    def forward(self, x, sections, axis):
+        self.axis = axis
+        pieces = get_array_module(x).split(x, sections, axis=axis)
+        self.pieces = [_zeros_maker(piece) for piece in pieces]
+        return tuple(pieces)
+
+    def backward(self, *grads):
+        return cat(_fill_missing(grads, self.pieces), axis=self.axis)
+
+
+class Unbind(Function):
+    """y_1, ..., y_n = x[0], ..., x[n-1] along ``axis`` (that axis removed);  dx = the
+    gradients stacked again, zeros for a slice that got none. The time steps of a
+    sequence, in one op (see Split for why one op)."""
+
+    def forward(self, x, axis):
+        self.axis = axis
+        before = (slice(None),) * axis
+        pieces = [x[before + (i,)] for i in range(x.shape[axis])]
+        self.pieces = [_zeros_maker(piece) for piece in pieces]
+        return tuple(pieces)
+
+    def backward(self, *grads):
+        return stack(_fill_missing(grads, self.pieces), axis=self.axis)
+
+
+def _zeros_maker(piece):
+    """(xp, shape, dtype) of a piece: enough to make its zero gradient later."""
+    return get_array_module(piece), piece.shape, piece.dtype
+
+
+def _fill_missing(grads, pieces) -> list:
+    """Zeros in place of the gradients that a piece did not get (it was not used)."""
+    return [Tensor._make(xp.zeros(shape, dtype)) if g is None else g
+            for g, (xp, shape, dtype) in zip(grads, pieces)]
+
+
 class Pad(Function):
     """y = x surrounded by ``value``;  dx = the middle of dy (padding gets no gradient)."""
 
@@ -199,9 +255,39 @@ def stack(tensors, axis=0):
     for t in tensors[1:]:
         if t.shape != shape:
             raise ValueError(f"stack() needs tensors of one shape, got {shape} and {t.shape}")
-    axis = axis % (len(shape) + 1)
-    new_shape = shape[:axis] + (1,) + shape[axis:]
-    return cat([reshape(t, new_shape) for t in tensors], axis=axis)
+    return Stack.apply(*tensors, axis=_check_axis(axis, len(shape) + 1, "stack"))
+
+
+def split(x, sections, axis=0) -> tuple:
+    """Cut ``x`` into pieces along ``axis``, as ``numpy.split``: ``sections`` is the
+    number of equal pieces, or the sorted indices where to cut. Returns a tuple."""
+    (x,) = as_tensors((x,))
+    if x.ndim == 0:
+        raise ValueError("split() cannot cut a 0-d tensor")
+    axis = _check_axis(axis, x.ndim, "split")
+    if isinstance(sections, int) and (sections <= 0 or x.shape[axis] % sections):
+        raise ValueError(
+            f"split(): axis {axis} of shape {x.shape} has {x.shape[axis]} entries, which do "
+            f"not make {sections} equal pieces; pass the indices where to cut instead"
+        )
+    if not isinstance(sections, int):
+        sections = [int(i) for i in sections]
+    return Split.apply(x, sections=sections, axis=axis)
+
+
+def unbind(x, axis=0) -> tuple:
+    """The slices of ``x`` along ``axis``, that axis removed (``torch.unbind``): a tuple of
+    x.shape[axis] tensors. ``for row in x`` uses it, so the gradient costs one op."""
+    (x,) = as_tensors((x,))
+    if x.ndim == 0:
+        raise ValueError("unbind() needs a tensor with at least one axis, got a 0-d tensor")
+    return Unbind.apply(x, axis=_check_axis(axis, x.ndim, "unbind"))
+
+
+def _check_axis(axis, ndim: int, name: str) -> int:
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{name}(): axis {axis} is out of range for {ndim} axes")
+    return axis % ndim
 
 
 def pad(x, pad_width, value=0):
