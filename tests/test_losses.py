@@ -289,6 +289,14 @@ def test_bce_with_logits_gradcheck(reduction):
     )
 
 
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_cross_entropy_2d_gradcheck(reduction):
+    """(N, C) logits without smoothing take the fused op (ops/nn.py SoftmaxCrossEntropy)."""
+    t = _classes((4, 5), (4,))
+    assert mg.gradcheck(lambda x: losses.cross_entropy(x, t, reduction=reduction), [leaf64(4, 5)])
+    assert gradcheck_second(lambda x: losses.cross_entropy(x, t, reduction=reduction), leaf64(4, 5))
+
+
 def test_cross_entropy_second_derivative():
     t = _classes((4, 5), (4,))
     assert gradcheck_second(lambda x: losses.cross_entropy(x, t, label_smoothing=0.1), leaf64(4, 5))

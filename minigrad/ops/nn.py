@@ -55,6 +55,32 @@ class LogSoftmax(Function):
         return grad - y.exp() * grad.sum(self.axis, keepdims=True)
 
 
+class SoftmaxCrossEntropy(Function):
+    """loss[n] = logsumexp(x[n]) - x[n, t[n]] for logits x (N, C) and true classes t (N,);
+    dx[n] = (softmax(x[n]) - one_hot(t[n])) * dloss[n].
+
+    log_softmax and the pick of the true class, fused into one op: its gradient is the
+    famous "prediction minus target", one subtraction, where the two ops would scatter
+    the gradient into zeros and then go back through log_softmax. Backward recomputes
+    softmax from the input Tensor rather than keeping it, so that it stays differentiable.
+    """
+
+    def forward(self, x, target):
+        self.target = target
+        self.save_for_backward(x)
+        xp = get_array_module(x)
+        shifted = x - x.max(axis=1, keepdims=True)  # the largest logit becomes 0: no overflow
+        log_sum_exp = xp.log(xp.exp(shifted).sum(axis=1))
+        return log_sum_exp - shifted[xp.arange(len(target)), target]
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        xp = get_array_module(x.data)
+        one_hot = xp.zeros(x.shape, dtype=x.dtype)
+        one_hot[xp.arange(len(self.target)), self.target] = 1
+        return (softmax(x, axis=1) - Tensor._make(one_hot)) * grad.reshape(-1, 1)
+
+
 def softmax(x, axis=-1):
     """e^{x_i} / sum_j e^{x_j} along ``axis``: non-negative entries that sum to 1."""
     return Softmax.apply(x, axis=_axis(axis, x.ndim))
