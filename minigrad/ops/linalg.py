@@ -39,6 +39,8 @@ def matmul(a, b):
     """``a @ b`` with NumPy's rules: a 1-D operand is a row (left) or column (right)
     vector, and that axis is dropped from the result."""
     a, b = as_tensors((a, b))
+    if a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0]:
+        return MatMul.apply(a, b)  # the common case, checked at once (matmul is called often)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul needs tensors with at least 1 axis, got shapes {a.shape} and {b.shape}")
     if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
