@@ -215,14 +215,11 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **options):
         Tensor = _tensor.Tensor
-        # This method runs for every op, forward and backward, so it is written for
-        # speed: plain loops instead of generator expressions, and the conversion and
-        # device checks only when they can matter. On a chain of scalar ops that took
-        # the engine from 13,500 to 22,000 ops/s (benchmarks/run.py, "engine overhead").
-        for t in inputs:
-            if not isinstance(t, Tensor):  # operators convert first; direct calls may not
-                inputs = _tensor.as_tensors(inputs)
-                break
+        # This method runs for every op, forward and backward: the conversion and the
+        # device checks run only when they can matter. On a chain of scalar ops that
+        # took the engine from 13,500 to 22,000 ops/s (benchmarks/run.py).
+        if not all(isinstance(t, Tensor) for t in inputs):  # operators convert first
+            inputs = _tensor.as_tensors(inputs)
         _tensor.check_same_device(inputs, cls.__name__)
         fn = cls()
         anomaly = _mode.anomaly
@@ -233,14 +230,7 @@ class Function:
         if anomaly:
             for array in output if several else (output,):
                 _check_finite(array, "forward", fn)
-        record = _mode.grad_enabled
-        if record:
-            for t in inputs:
-                if t.requires_grad:
-                    break
-            else:  # no input wants a gradient: nothing to record
-                record = False
-        if not record:
+        if not (_mode.grad_enabled and any(t.requires_grad for t in inputs)):
             return tuple(map(Tensor._make, output)) if several else Tensor._make(output)
 
         fn.edges = [((t._node or t) if t.requires_grad else None, t.shape, t.dtype, t._output_index)
