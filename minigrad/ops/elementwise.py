@@ -185,7 +185,8 @@ class ReLU(Function):
 
     def backward(self, grad):
         (x,) = self.saved_tensors
-        return grad * (x.data > 0).astype(grad.dtype)
+        # a boolean mask: float * bool keeps the float dtype, and skips a conversion pass
+        return grad * Tensor._make(x.data > 0)
 
 
 class LeakyReLU(Function):
