@@ -13,6 +13,7 @@ from helpers import compare_with_torch, gradcheck_second, needs_torch, torch
 
 import minigrad as mg
 import minigrad.functional as F
+from minigrad.ops.elementwise import SigmoidBackward, TanhBackward
 from minigrad.ops.shape import broadcast_to, pad, sum_to
 
 # -------------------------------------------------------------------------------------
@@ -72,6 +73,8 @@ GRADCHECK = [
     ("sqrt", lambda a: a.sqrt(), [arr(2, 3, **POSITIVE)]),
     ("tanh", lambda a: a.tanh(), [arr(2, 3)]),
     ("sigmoid", lambda a: a.sigmoid(), [arr(2, 3)]),
+    ("tanh_backward", lambda g, y: TanhBackward.apply(g, y), [arr(2, 3), arr(2, 3, seed=1)]),
+    ("sigmoid_backward", lambda g, y: SigmoidBackward.apply(g, y), [arr(2, 3), arr(2, 3, seed=1)]),
     ("relu", lambda a: a.relu(), [arr(3, 4, avoid=(0,))]),
     ("leaky_relu_default", lambda a: F.leaky_relu(a), [arr(3, 4, avoid=(0,))]),
     ("leaky_relu_slope", lambda a: F.leaky_relu(a, negative_slope=0.2), [arr(3, 4, avoid=(0,))]),
@@ -206,6 +209,8 @@ SECOND = [
     ("sqrt", lambda a: a.sqrt(), [arr(2, 3, **POSITIVE)]),
     ("tanh", lambda a: a.tanh(), [arr(2, 3)]),
     ("sigmoid", lambda a: a.sigmoid(), [arr(2, 3)]),
+    ("tanh_backward", lambda g, y: TanhBackward.apply(g, y), [arr(2, 3), arr(2, 3, seed=1)]),
+    ("sigmoid_backward", lambda g, y: SigmoidBackward.apply(g, y), [arr(2, 3), arr(2, 3, seed=1)]),
     ("relu", lambda a: a.relu() * a, [arr(3, 4, avoid=(0,))]),
     ("leaky_relu", lambda a: F.leaky_relu(a, 0.1) * a, [arr(3, 4, avoid=(0,))]),
     ("abs", lambda a: a.abs() * a, [arr(3, 4, avoid=(0,))]),
