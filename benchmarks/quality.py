@@ -2,6 +2,7 @@
 
     python benchmarks/quality.py                       # all four models, seeds 0 1 2
     python benchmarks/quality.py --models cnn --seeds 0 --torch
+    python benchmarks/quality.py --report runs/quality/quality.json   # the table again
 
 For each model it runs exactly what ``minigrad train --model NAME --seed S`` runs (the
 defaults of minigrad/train.py) on the full Fashion-MNIST, and prints a Markdown table
@@ -104,7 +105,12 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--torch", action="store_true", help="also train the same models in PyTorch")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "quality")
+    parser.add_argument("--report", type=Path, metavar="JSON",
+                        help="print the table of an earlier run's quality.json; train nothing")
     args = parser.parse_args()
+    if args.report:
+        print(table(json.loads(args.report.read_text())))
+        return
     args.out.mkdir(parents=True, exist_ok=True)
     results = {}
     for model in args.models:
@@ -115,16 +121,24 @@ def main() -> None:
         print(f"{model}: {results[model]}", file=sys.stderr, flush=True)
         # Written after every model so that a long run stopped half way keeps what it measured.
         (args.out / "quality.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(f"| model | target | test accuracy min / median / max | wall seconds min / median / max |"
-          f"{' PyTorch accuracy |' if args.torch else ''}")
-    print(f"|---|---|---|---|{'---|' if args.torch else ''}")
+    print(table(results))
+
+
+def table(results: dict) -> str:
+    """The Markdown table README shows: min / median / max over the seeds."""
+    with_torch = any("torch" in result for result in results.values())
+    lines = ["| model | target | test accuracy min / median / max | wall seconds min / median / max |"
+             + (" PyTorch accuracy | PyTorch wall seconds |" if with_torch else ""),
+             "|---|---|---|---|" + ("---|---|" if with_torch else "")]
     for model, result in results.items():
         accuracy, seconds = zip(*result["minigrad"])
         target = f">= {TARGETS[model][0]:.2f} in <= {TARGETS[model][1] // 60} min"
         row = f"| {model} | {target} | {summary(accuracy, 4)} | {summary(seconds, 0)} |"
         if "torch" in result:
-            row += f" {summary([a for a, _ in result['torch']], 4)} |"
-        print(row)
+            torch_accuracy, torch_seconds = zip(*result["torch"])
+            row += f" {summary(torch_accuracy, 4)} | {summary(torch_seconds, 0)} |"
+        lines.append(row)
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
