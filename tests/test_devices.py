@@ -129,6 +129,8 @@ CASES = [
     # combinators
     ("cat", lambda a, b: mg.cat([a, b], axis=1), [randn(2, 3), randn(2, 2)]),
     ("stack", lambda a, b: mg.stack([a, b], axis=-1), [randn(2, 3), randn(2, 3)]),
+    ("unbind_some_unused", lambda x: mg.unbind(x, axis=1)[0] * mg.unbind(x, axis=1)[2], [randn(2, 4, 3)]),
+    ("split", lambda x: mg.cat(mg.split(x, [1, 3], axis=-1)[::-1], axis=-1), [randn(3, 5)]),
     ("where", lambda c, a, b: mg.where(c, a, b), [mask(3, 4), randn(3, 4), randn(4)]),
     ("maximum_ties", lambda a, b: mg.maximum(a, b), [with_ties(3, 4), with_ties(3, 4)]),
     ("minimum_ties", lambda a, b: mg.minimum(a, b), [with_ties(3, 4), with_ties(1, 4)]),
