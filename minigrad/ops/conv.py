@@ -16,12 +16,13 @@ numbers. im2col ("image to columns") copies every window into a row of a matrix:
 
     cols[(n, a, b), (i, j, c)] = xpad[n, c, a*sh + i, b*sw + j]      cols: (N*OH*OW, kh*kw*C)
 
-Flatten the weight the same way, W[(i, j, c), o] = w[o, c, i, j], a matrix of shape
-(kh*kw*C, OC). Now every output pixel is a row of cols times a column of W, so the
-whole convolution is ONE matrix product, which BLAS (or cuBLAS) does far faster than
-any loop we could write:
+Flatten each filter the same way, W[o, (i, j, c)] = w[o, c, i, j], a matrix of shape
+(OC, kh*kw*C). Now every output pixel is a row of cols times a row of W: the
+convolution is the linear layer y = x W^T + b applied to every window, and the whole
+of it is ONE matrix product, which BLAS (or cuBLAS) does far faster than any loop we
+could write:
 
-    Y = cols @ W + bias        Y: (N*OH*OW, OC)  ->  reshape (N, OH, OW, OC)  ->  y (N, OC, OH, OW)
+    Y = cols @ W^T + bias      Y: (N*OH*OW, OC)  ->  reshape (N, OH, OW, OC)  ->  y (N, OC, OH, OW)
 
 (PyTorch's ``unfold`` orders a row (c, i, j). We put the channel last because the
 copy below then moves runs of C neighbouring numbers instead of runs of kw, which is
@@ -45,7 +46,7 @@ that sat in several windows receives the sum,
 
 Both are linear and each is the other's transpose (sum(im2col(x) * g) = sum(x * col2im(g))),
 so the backward of im2col is col2im and the backward of col2im is im2col. Both are
-Functions, and conv2d is built from them plus reshape, transpose, ``@`` and ``+``: its
+Functions, and conv2d is built from them plus reshape, transpose and ``linear``: its
 backward is then automatic, and differentiable again (second derivatives).
 
 **Average pooling** uses the same windows one channel at a time: cols reshaped to
@@ -72,6 +73,7 @@ import numbers
 from ..autograd import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
+from .linalg import linear
 from .shape import reshape, transpose
 
 # -------------------------------------------------------------------------------------
@@ -281,11 +283,10 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     n, _, h, w = x.shape
     oh, ow = output_size(h, kh, stride[0], padding[0]), output_size(w, kw, stride[1], padding[1])
     cols = im2col(x, kernel, stride, padding)  # (N*OH*OW, kh*kw*C)
-    # W[(i, j, c), o] = w[o, c, i, j]: the same (i, j, c) order as a row of cols
-    weight_matrix = reshape(transpose(weight, (2, 3, 1, 0)), (kh * kw * in_channels, out_channels))
-    out = cols @ weight_matrix  # (N*OH*OW, OC): the whole convolution in one GEMM
-    if bias is not None:
-        out = out + bias
+    # W[o, (i, j, c)] = w[o, c, i, j]: one row per output channel, in the (i, j, c) order
+    # of a row of cols, so every window meets every filter in one product
+    weight_rows = reshape(transpose(weight, (0, 2, 3, 1)), (out_channels, kh * kw * in_channels))
+    out = linear(cols, weight_rows, bias)  # cols W^T + b, (N*OH*OW, OC): the convolution in one GEMM
     # The rows are ordered (n, a, b): a free reshape, then a transpose view to NCHW.
     return transpose(reshape(out, (n, oh, ow, out_channels)), (0, 3, 1, 2))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy
 
 from ..autograd import Function
-from ..tensor import as_tensors
+from ..tensor import as_tensors, ones
 from .shape import reshape, transpose
 
 
@@ -82,13 +82,20 @@ class Linear(Function):
     def forward(self, x, weight, bias=None):
         self.save_for_backward(x, weight)
         y = x @ weight.T
-        return y if bias is None else y + bias
+        if bias is not None:
+            y += bias  # in place on our own new array: 0.6 ms instead of 0.95 for the cnn's first conv
+        return y
 
     def backward(self, grad):
         x, weight = self.saved_tensors
         grad_x = grad @ weight if self.needs_grad(0) else None
         grad_weight = grad.T @ x if self.needs_grad(1) else None
-        grad_bias = grad.sum(axis=0) if len(self.edges) == 3 and self.needs_grad(2) else None
+        grad_bias = None
+        if len(self.edges) == 3 and self.needs_grad(2):
+            # The sum over rows as (1, ..., 1) @ grad: on a convolution's tall, narrow
+            # gradient, (50176, 16) in the cnn benchmark, BLAS takes 0.16 ms where
+            # grad.sum(axis=0) takes 1.4 ms (1 thread).
+            grad_bias = ones(grad.shape[0], dtype=grad.dtype, device=grad.device) @ grad
         return grad_x, grad_weight, grad_bias
 
 
