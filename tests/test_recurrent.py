@@ -17,6 +17,7 @@ from helpers import needs_torch, torch
 import minigrad as mg
 from minigrad import layers
 from minigrad import random as mg_random
+from minigrad.layers.recurrent import _RecurrentLayers
 
 ATOL, RTOL = 1e-5, 1e-4
 CELLS = ("RNNCell", "LSTMCell", "GRUCell")
@@ -249,6 +250,35 @@ def test_two_layer_sequence_gradcheck(kind):
     assert gradcheck_module(kind, module, x, states)
 
 
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_rnn_layer_matches_its_steps_recorded_one_by_one(monkeypatch, nonlinearity):
+    """The RNN layer runs its time loop as one op with BPTT written out (ops/recurrent.py).
+    Recording rnn_step at every step instead must give the same output, bit for bit (the
+    same float32 sums in the same order), and the same gradients (summed in another order)."""
+    mg.manual_seed(4)
+    rnn = layers.RNN(3, 5, num_layers=2, nonlinearity=nonlinearity)
+    rng = np.random.default_rng(10)
+    x = mg.tensor(rng.standard_normal((6, 4, 3)).astype(np.float32), requires_grad=True)
+    h_0 = mg.tensor(rng.standard_normal((2, 4, 5)).astype(np.float32), requires_grad=True)
+    weights = [mg.tensor(rng.standard_normal(shape).astype(np.float32)) for shape in [(6, 4, 5), (2, 4, 5)]]
+    inputs = [x, h_0, *rnn.parameters()]
+
+    def run():
+        output, h_n = rnn(x, h_0)
+        loss = (output * weights[0]).sum() + (h_n * weights[1]).sum()
+        return output.numpy(), h_n.numpy(), [g.numpy() for g in mg.grad(loss, inputs)]
+
+    fused = run()
+    assert [type(n).__name__ for n in graph_nodes(rnn(x, h_0)[0].grad_fn)].count("RNNSequence") == 2
+    monkeypatch.setattr(layers.RNN, "_sequence", _RecurrentLayers._sequence)  # rnn_step, step by step
+    assert "RNNSequence" not in [type(n).__name__ for n in graph_nodes(rnn(x, h_0)[0].grad_fn)]
+    steps = run()
+    np.testing.assert_array_equal(fused[0], steps[0])
+    np.testing.assert_array_equal(fused[1], steps[1])
+    for fused_grad, step_grad in zip(fused[2], steps[2]):
+        np.testing.assert_allclose(fused_grad, step_grad, rtol=1e-5, atol=1e-5)
+
+
 def test_gradcheck_catches_a_wrong_gradient():
     """The substitution above really routes gradients: a gradient cut on purpose fails."""
     mg.manual_seed(2)
@@ -280,9 +310,13 @@ def graph_nodes(root) -> list:
     return nodes
 
 
-def test_thousand_step_rnn_backward_is_finite_and_frees_the_graph():
+@pytest.mark.parametrize("layer, node, count", [
+    (layers.GRU, "Tanh", 1000),  # recorded step by step: one Tanh node per step, ~15,000 nodes deep
+    (layers.RNN, "RNNSequence", 1),  # the whole loop as one op (ops/recurrent.py)
+])
+def test_thousand_step_backward_is_finite_and_frees_the_graph(layer, node, count):
     mg.manual_seed(3)
-    rnn = layers.RNN(4, 8)
+    rnn = layer(4, 8)
     x = mg.tensor(np.random.default_rng(9).standard_normal((1000, 2, 4)).astype(np.float32),
                   requires_grad=True)
     gc.collect()
@@ -292,11 +326,11 @@ def test_thousand_step_rnn_backward_is_finite_and_frees_the_graph():
         assert output.shape == (1000, 2, 8) and h_n.shape == (1, 2, 8)
         loss = output.sum() + h_n.sum()
         refs = [weakref.ref(t) for t in (output, h_n, loss)]
-        tanh_nodes = [n for n in graph_nodes(loss.grad_fn) if type(n).__name__ == "Tanh"]
-        assert len(tanh_nodes) == 1000  # one per time step
-        refs += [weakref.ref(n) for n in tanh_nodes[::100]]  # intermediates inside the loop
-        del tanh_nodes
-        loss.backward()  # ~6,000 nodes deep: an iterative engine, no RecursionError
+        nodes = [n for n in graph_nodes(loss.grad_fn) if type(n).__name__ == node]
+        assert len(nodes) == count
+        refs += [weakref.ref(n) for n in nodes[::100]]  # intermediates inside the loop
+        del nodes
+        loss.backward()  # an iterative engine: no RecursionError
         del output, h_n, loss
         assert all(ref() is None for ref in refs), "the graph of the RNN is still alive after backward"
     finally:
