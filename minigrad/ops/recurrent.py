@@ -1,32 +1,32 @@
 """A whole simple-RNN layer as one op: the time loop in forward, and backpropagation
 through time (BPTT) written out in backward.
 
-An Elman RNN layer computes, for t = 1, ..., L, with u_t = x_t W_ih^T + b_ih already
-computed for all steps at once (one product, see ``layers/recurrent.py``):
+An Elman RNN layer computes, for t = 1, ..., L (lesson 13's symbols),
 
-    a_t = u_t + h_{t-1} W^T + b          W = W_hh (H, H), b = b_hh (H,)
-    h_t = f(a_t)                         f = tanh or relu
+    u_t = x_t W_ih^T + b_ih + h_{t-1} W^T + b       W = W_hh (H, H), b = b_hh (H,)
+    h_t = f(u_t)                                     f = tanh or relu
 
-Recorded step by step (``rnn_step``), that is about three ops per step forward and
-eight backward, and on short arrays their Python bookkeeping costs more than the
-arithmetic. As one op the forward is a plain loop over arrays, and the backward
-receives dL/dh_t for every t (from the layer's output; the last one also carries
-what came through h_n) and walks back in time:
+where the layer hands over ``input_part`` = x_t W_ih^T + b_ih for all steps at once (one
+product, see ``layers/recurrent.py``). Recorded step by step (``rnn_step``), that is
+some eleven ops per step, forward and backward, and on short arrays their Python
+bookkeeping costs more than their arithmetic. As one op, forward is a plain loop over
+arrays, and backward receives dL/dh_t for every t (from the layer's output; the last
+one also carries what came through h_n) and walks back in time:
 
-    dh_t  = dL/dh_t + da_{t+1} W         what reaches h_t: its output, and step t+1
-    da_t  = dh_t * f'(a_t)               f'(a) = 1 - h^2 for tanh, [h > 0] for relu
-    dL/du_t = da_t,   dL/dh_0 = da_1 W
+    dL/dh_t = (dL/dh_t from the output) + da_{t+1} W     h_t feeds the output and step t+1
+    da_t    = dL/du_t = dL/dh_t * f'(u_t)                f' = 1 - h_t^2 (tanh), [h_t > 0] (relu)
+
+    dL/d input_part_t = da_t,    dL/dh_0 = da_1 W,
 
 and, because every step uses the same W and b, their gradients are sums over t, done
-after the loop as one product over all steps at once:
+after the loop as one product over all steps:
 
-    dL/dW = sum_t da_t^T h_{t-1},   dL/db = sum_t sum_n da_t[n]
+    dL/dW = sum_t da_t^T h_{t-1},    dL/db = sum_t sum_n da_t[n]
 
-This is the same arithmetic as the recorded steps, with the per-step sums for W and b
-moved out of the loop; the tests check the two against each other and against PyTorch.
-The backward is made of Tensor ops, so second derivatives still work. (PyTorch's GPU
-path does the same with cuDNN's fused RNN; LSTM and GRU layers here still record step
-by step.)
+The same arithmetic as the recorded steps, with the per-step sums for W and b moved
+out of the loop; the tests check the two against each other and against PyTorch. The
+backward is made of Tensor ops, so second derivatives still work. (cuDNN fuses RNNs
+the same way on GPUs; the LSTM and GRU layers here still record every step.)
 """
 
 from __future__ import annotations
