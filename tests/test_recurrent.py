@@ -490,3 +490,25 @@ def test_lstm_on_device_matches_cpu(device):
 
     for got, expected in zip(run(device), run("cpu")):
         np.testing.assert_allclose(got, expected, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_rnn_on_device_matches_cpu(device, nonlinearity):
+    """The RNN layer's one-op loop (ops/recurrent.py) on every device."""
+    rng = np.random.default_rng(12)
+    x, h0 = rng.standard_normal((5, 2, 3)).astype(np.float32), rng.standard_normal((2, 2, 4)).astype(np.float32)
+    w_out = rng.standard_normal((5, 2, 4)).astype(np.float32)
+
+    def run(dev):
+        mg.manual_seed(13)
+        rnn = layers.RNN(3, 4, num_layers=2, nonlinearity=nonlinearity).to(dev)
+        inputs = [mg.tensor(a, device=dev, requires_grad=True) for a in (x, h0)]
+        output, h_n = rnn(*inputs)
+        assert output.device == dev and h_n.device == dev
+        ((output * mg.tensor(w_out, device=dev)).sum() + h_n.sum()).backward()
+        grads = [t.grad for t in inputs] + [p.grad for p in rnn.parameters()]
+        assert all(g.device == dev for g in grads)
+        return [output.numpy(), h_n.numpy()] + [g.numpy() for g in grads]
+
+    for got, expected in zip(run(device), run("cpu")):
+        np.testing.assert_allclose(got, expected, atol=1e-6, rtol=1e-5)
