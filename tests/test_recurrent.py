@@ -250,13 +250,13 @@ def test_two_layer_sequence_gradcheck(kind):
     assert gradcheck_module(kind, module, x, states)
 
 
-@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
-def test_rnn_layer_matches_its_steps_recorded_one_by_one(monkeypatch, nonlinearity):
+@pytest.mark.parametrize("options", [{}, {"nonlinearity": "relu"}, {"bias": False}])
+def test_rnn_layer_matches_its_steps_recorded_one_by_one(monkeypatch, options):
     """The RNN layer runs its time loop as one op with BPTT written out (ops/recurrent.py).
-    Recording rnn_step at every step instead must give the same output, bit for bit (the
+    Recording rnn_step at every step instead must give the same outputs, bit for bit (the
     same float32 sums in the same order), and the same gradients (summed in another order)."""
     mg.manual_seed(4)
-    rnn = layers.RNN(3, 5, num_layers=2, nonlinearity=nonlinearity)
+    rnn = layers.RNN(3, 5, num_layers=2, **options)
     rng = np.random.default_rng(10)
     x = mg.tensor(rng.standard_normal((6, 4, 3)).astype(np.float32), requires_grad=True)
     h_0 = mg.tensor(rng.standard_normal((2, 4, 5)).astype(np.float32), requires_grad=True)
@@ -266,17 +266,18 @@ def test_rnn_layer_matches_its_steps_recorded_one_by_one(monkeypatch, nonlineari
     def run():
         output, h_n = rnn(x, h_0)
         loss = (output * weights[0]).sum() + (h_n * weights[1]).sum()
-        return output.numpy(), h_n.numpy(), [g.numpy() for g in mg.grad(loss, inputs)]
+        nodes = [type(n).__name__ for n in graph_nodes(loss.grad_fn)]
+        return [output.numpy(), h_n.numpy()], [g.numpy() for g in mg.grad(loss, inputs)], nodes
 
-    fused = run()
-    assert [type(n).__name__ for n in graph_nodes(rnn(x, h_0)[0].grad_fn)].count("RNNSequence") == 2
+    fused_outputs, fused_grads, nodes = run()
+    assert nodes.count("RNNSequence") == 2  # one per layer
     monkeypatch.setattr(layers.RNN, "_sequence", _RecurrentLayers._sequence)  # rnn_step, step by step
-    assert "RNNSequence" not in [type(n).__name__ for n in graph_nodes(rnn(x, h_0)[0].grad_fn)]
-    steps = run()
-    np.testing.assert_array_equal(fused[0], steps[0])
-    np.testing.assert_array_equal(fused[1], steps[1])
-    for fused_grad, step_grad in zip(fused[2], steps[2]):
-        np.testing.assert_allclose(fused_grad, step_grad, rtol=1e-5, atol=1e-5)
+    step_outputs, step_grads, nodes = run()
+    assert "RNNSequence" not in nodes
+    for fused, steps in zip(fused_outputs, step_outputs):
+        np.testing.assert_array_equal(fused, steps)
+    for fused, steps in zip(fused_grads, step_grads):
+        np.testing.assert_allclose(fused, steps, rtol=1e-5, atol=1e-5)
 
 
 def test_gradcheck_catches_a_wrong_gradient():
