@@ -250,30 +250,35 @@ def test_two_layer_sequence_gradcheck(kind):
     assert gradcheck_module(kind, module, x, states)
 
 
-@pytest.mark.parametrize("options", [{}, {"nonlinearity": "relu"}, {"bias": False}])
-def test_rnn_layer_matches_its_steps_recorded_one_by_one(monkeypatch, options):
-    """The RNN layer runs its time loop as one op with BPTT written out (ops/recurrent.py).
-    Recording rnn_step at every step instead must give the same outputs, bit for bit (the
-    same float32 sums in the same order), and the same gradients (summed in another order)."""
+@pytest.mark.parametrize("kind, options", [
+    ("RNN", {}), ("RNN", {"nonlinearity": "relu"}), ("RNN", {"bias": False}), ("LSTM", {}), ("LSTM", {"bias": False}),
+])
+def test_layer_matches_its_steps_recorded_one_by_one(monkeypatch, kind, options):
+    """RNN and LSTM run their time loop as one op with BPTT written out (ops/recurrent.py).
+    Recording rnn_step / lstm_step at every step instead must give the same outputs, bit
+    for bit (the same float32 sums in the same order), and the same gradients (summed in
+    another order)."""
     mg.manual_seed(4)
-    rnn = layers.RNN(3, 5, num_layers=2, **options)
+    module = getattr(layers, kind)(3, 5, num_layers=2, **options)
     rng = np.random.default_rng(10)
     x = mg.tensor(rng.standard_normal((6, 4, 3)).astype(np.float32), requires_grad=True)
-    h_0 = mg.tensor(rng.standard_normal((2, 4, 5)).astype(np.float32), requires_grad=True)
-    weights = [mg.tensor(rng.standard_normal(shape).astype(np.float32)) for shape in [(6, 4, 5), (2, 4, 5)]]
-    inputs = [x, h_0, *rnn.parameters()]
+    states = [mg.tensor(a, requires_grad=True) for a in random_state(kind, (2, 4, 5), rng)]
+    inputs = [x, *states, *module.parameters()]
+    shapes = [(6, 4, 5)] + [(2, 4, 5)] * len(states)  # output, h_n (and c_n)
+    weights = [mg.tensor(rng.standard_normal(shape).astype(np.float32)) for shape in shapes]
+    node = f"{kind}Sequence"
 
     def run():
-        output, h_n = rnn(x, h_0)
-        loss = (output * weights[0]).sum() + (h_n * weights[1]).sum()
+        results = flatten(module(x, pack_state(kind, states)))
+        loss = sum((r * w).sum() for r, w in zip(results, weights))
         nodes = [type(n).__name__ for n in graph_nodes(loss.grad_fn)]
-        return [output.numpy(), h_n.numpy()], [g.numpy() for g in mg.grad(loss, inputs)], nodes
+        return [r.numpy() for r in results], [g.numpy() for g in mg.grad(loss, inputs)], nodes
 
     fused_outputs, fused_grads, nodes = run()
-    assert nodes.count("RNNSequence") == 2  # one per layer
-    monkeypatch.setattr(layers.RNN, "_sequence", _RecurrentLayers._sequence)  # rnn_step, step by step
+    assert nodes.count(node) == 2  # one per layer
+    monkeypatch.setattr(getattr(layers, kind), "_sequence", _RecurrentLayers._sequence)  # step by step
     step_outputs, step_grads, nodes = run()
-    assert "RNNSequence" not in nodes
+    assert node not in nodes
     for fused, steps in zip(fused_outputs, step_outputs):
         np.testing.assert_array_equal(fused, steps)
     for fused, steps in zip(fused_grads, step_grads):

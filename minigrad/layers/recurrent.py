@@ -47,7 +47,7 @@ import numpy
 
 from .. import backend
 from ..functional import linear, relu, sigmoid, tanh
-from ..ops.recurrent import rnn_sequence
+from ..ops.recurrent import lstm_sequence, rnn_sequence
 from ..ops.shape import split, stack, unbind
 from ..tensor import Tensor, zeros
 from . import init
@@ -494,6 +494,13 @@ class LSTM(_RecurrentLayers):
     def _step(self, input_part, state, weight_hh, bias_hh):
         h, c = state
         return lstm_step(input_part, h, c, weight_hh, bias_hh)
+
+    def _sequence(self, input_part, state, weight_hh, bias_hh):
+        # The steps of lstm_step as one op with BPTT written out (ops/recurrent.py): the
+        # same numbers, with (h_t, c_t) of every step stacked as (2, L, N, H)
+        h, c = state
+        hs, cs = unbind(lstm_sequence(input_part, h, c, weight_hh, bias_hh))
+        return hs, (hs[-1], cs[-1])
 
     def forward(self, input, hx=None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         h_0, c_0 = _split_lstm_state("LSTM", hx)

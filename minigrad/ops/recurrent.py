@@ -1,4 +1,4 @@
-"""A whole simple-RNN layer as one op: the time loop in forward, and backpropagation
+"""A whole RNN or LSTM layer as one op: the time loop in forward, and backpropagation
 through time (BPTT) written out in backward.
 
 An Elman RNN layer computes, for t = 1, ..., L (lesson 13's symbols),
@@ -23,24 +23,61 @@ after the loop as one product over all steps:
 
     dL/dW = sum_t da_t^T h_{t-1},    dL/db = sum_t sum_n da_t[n]
 
-The same arithmetic as the recorded steps, with the per-step sums for W and b moved
-out of the loop; the tests check the two against each other and against PyTorch. The
-backward is made of Tensor ops, so second derivatives still work. (cuDNN fuses RNNs
-the same way on GPUs; the LSTM and GRU layers here still record every step.)
+This is the same arithmetic as the recorded steps, with the per-step sums for W and b
+moved out of the loop; the tests check the two against each other and against PyTorch.
+``LSTMSequence`` does the same for the LSTM. (cuDNN fuses recurrent layers like this on
+GPUs; the GRU layer here still records every step.)
+
+**Gradients of gradients.** Backward works on raw arrays, like a hand-written NumPy
+program: that is what makes it fast, but the engine cannot differentiate what it did.
+So when a graph of the backward is asked for (``create_graph=True``), backward runs the
+recorded steps once more (``rnn_step``, ``lstm_step``) from the same inputs and lets
+the engine differentiate them: slower, and differentiable again.
 """
 
 from __future__ import annotations
 
-from ..autograd import Function
+import numpy
+
+from ..autograd import Function, grad, is_grad_enabled
 from ..backend import get_array_module
-from ..tensor import Tensor, ones
-from .elementwise import Add, TanhBackward
-from .linalg import MatMul
-from .shape import stack, unbind
+from ..tensor import Tensor
+from .shape import stack
 
 
-class RNNSequence(Function):
+class _Sequence(Function):
+    """What both ops share: the weight and bias gradients after the loop, and the
+    fallback to the recorded steps under create_graph."""
+
+    def weight_and_bias_gradients(self, da, h0, hs):
+        """dW = sum_t da_t^T h_{t-1} and db = sum_t sum_n da_t[n], from da (L, N, G*H),
+        h_0 (N, H) and h_1..h_L (L, N, H), as one product each."""
+        steps, batch, _ = da.shape
+        rows = da.reshape(steps * batch, -1)
+        grad_weight = grad_bias = None
+        if self.needs_grad(self.weight_index):  # h_0 apart, h_1..h_{L-1} in one product
+            grad_weight = da[0].T @ h0 + rows[batch:].T @ hs[:-1].reshape((steps - 1) * batch, hs.shape[-1])
+        if len(self.edges) > self.weight_index + 1 and self.needs_grad(self.weight_index + 1):
+            grad_bias = get_array_module(rows).ones(len(rows), dtype=rows.dtype) @ rows  # see Linear
+        return grad_weight, grad_bias
+
+    def backward_of_recorded_steps(self, output_grad):
+        """Under create_graph: the gradients of the same computation recorded step by
+        step, which the engine can differentiate again."""
+        inputs = self.saved_tensors[:len(self.edges)]
+        wanted = [i for i in range(len(inputs)) if self.needs_grad(i)]
+        output = self.recorded_steps(*inputs)
+        grads = grad(output, [inputs[i] for i in wanted], output_grad, create_graph=True)
+        result = [None] * len(inputs)
+        for i, g in zip(wanted, grads):
+            result[i] = g
+        return tuple(result)
+
+
+class RNNSequence(_Sequence):
     """h_1, ..., h_L of one RNN layer (see the module docstring), returned as (L, N, H)."""
+
+    weight_index = 2  # inputs: input_part, h0, weight, bias
 
     def forward(self, input_part, h0, weight, bias=None, nonlinearity="tanh"):
         xp = get_array_module(input_part)
@@ -53,31 +90,33 @@ class RNNSequence(Function):
                 a += bias
             a += input_part[t]  # u_t + (h W^T + b): rnn_step's order, so the sums round alike
             h = xp.tanh(a, out=output[t]) if nonlinearity == "tanh" else xp.maximum(a, 0, out=output[t])
-        self.save_for_backward(h0, weight, output)
+        inputs = (input_part, h0, weight) if bias is None else (input_part, h0, weight, bias)
+        self.save_for_backward(*inputs, output)
         return output
 
     def backward(self, grad):
-        h0, weight, output = self.saved_tensors
-        steps, batch, hidden = output.shape
-        grads, hs = unbind(grad), unbind(output)  # dL/dh_t from the output, and h_t
-        da, dh = [None] * steps, None
-        # Add.apply and MatMul.apply rather than + and @: the shapes are known to agree,
-        # so the operators' argument checks are skipped, about 2 us a step (deep_rnn: 1,000)
-        for t in reversed(range(steps)):
-            dh_t = grads[t] if t == steps - 1 else Add.apply(grads[t], dh)
-            if self.nonlinearity == "tanh":
-                da[t] = TanhBackward.apply(dh_t, hs[t])  # dh_t * (1 - h_t^2)
-            else:
-                da[t] = dh_t * Tensor._make(hs[t].data > 0)
-            dh = MatMul.apply(da[t], weight) if t > 0 or self.needs_grad(1) else None  # dL/dh_{t-1}
-        grad_input_part = stack(da)  # (L, N, H): dL/du_t for every t
-        rows = grad_input_part.reshape(steps * batch, hidden)
-        grad_weight = grad_bias = None
-        if self.needs_grad(2):  # sum_t da_t^T h_{t-1}: h_0 apart, h_1..h_{L-1} in one product
-            grad_weight = da[0].T @ h0 + rows[batch:].T @ output[:-1].reshape((steps - 1) * batch, hidden)
-        if len(self.edges) == 4 and self.needs_grad(3):
-            grad_bias = ones(steps * batch, dtype=rows.dtype, device=rows.device) @ rows  # see Linear
-        return grad_input_part, dh, grad_weight, grad_bias
+        if is_grad_enabled():
+            return self.backward_of_recorded_steps(grad)
+        saved = self.saved_tensors
+        h0, weight, output, grad = saved[1].data, saved[2].data, saved[-1].data, grad.data
+        da = get_array_module(grad).empty_like(output)  # da[t] = dL/du_t
+        dh = None
+        for t in reversed(range(len(output))):
+            dh_t = grad[t] if dh is None else grad[t] + dh
+            h_t = output[t]
+            da[t] = dh_t * (1 - h_t * h_t) if self.nonlinearity == "tanh" else dh_t * (h_t > 0)
+            dh = da[t] @ weight  # dL/dh_{t-1}
+        grad_weight, grad_bias = self.weight_and_bias_gradients(da, h0, output)
+        return tuple(None if g is None else Tensor._make(g) for g in (da, dh, grad_weight, grad_bias))
+
+    def recorded_steps(self, input_part, h0, weight, bias=None):
+        from ..layers.recurrent import rnn_step  # the layer's own equation (layers import ops)
+
+        h, hs = h0, []
+        for input_part_t in input_part:
+            h = rnn_step(input_part_t, h, weight, bias, self.nonlinearity)
+            hs.append(h)
+        return stack(hs)
 
 
 def rnn_sequence(input_part, h0, weight_hh, bias_hh=None, nonlinearity: str = "tanh"):
@@ -85,3 +124,89 @@ def rnn_sequence(input_part, h0, weight_hh, bias_hh=None, nonlinearity: str = "t
     h0 (N, H), weight_hh (H, H), bias_hh (H,) or None -> h_1, ..., h_L as (L, N, H)."""
     inputs = (input_part, h0, weight_hh) if bias_hh is None else (input_part, h0, weight_hh, bias_hh)
     return RNNSequence.apply(*inputs, nonlinearity=nonlinearity)
+
+
+class LSTMSequence(_Sequence):
+    """h_1..h_L and c_1..c_L of one LSTM layer, returned stacked as (2, L, N, H).
+
+    Forward, as ``lstm_step`` at every step (gates in PyTorch's order i, f, g, o):
+
+        [a_i, a_f, a_g, a_o] = u_t + h_{t-1} W^T + b       u_t = x_t W_ih^T + b_ih (input_part)
+        i, f, o = sigmoid(a_i, a_f, a_o),   g = tanh(a_g)
+        c_t = f * c_{t-1} + i * g,          h_t = o * tanh(c_t)
+
+    Backward, from the last step to the first, with dh and dc what reaches h_t and c_t
+    (from the outputs, and from step t+1 through da_{t+1} W and dc_{t+1} * f_{t+1}):
+
+        dc   = dc + dh * o * (1 - tanh(c_t)^2)               c_t reaches h_t through tanh
+        da_t = [dc * g * i (1 - i),  dc * c_{t-1} * f (1 - f),  dc * i * (1 - g^2),
+                dh * tanh(c_t) * o (1 - o)]
+
+    and dW, db after the loop, as for the RNN.
+    """
+
+    weight_index = 3  # inputs: input_part, h0, c0, weight, bias
+
+    def forward(self, input_part, h0, c0, weight, bias=None):
+        xp = get_array_module(input_part)
+        steps, batch, hidden = input_part.shape[0], input_part.shape[1], h0.shape[-1]
+        states = xp.empty((2, steps, batch, hidden), dtype=input_part.dtype)  # h_t, c_t
+        gates = xp.empty(input_part.shape, dtype=input_part.dtype)  # i, f, g, o at every step
+        h, c = h0, c0
+        for t in range(steps):
+            a = h @ weight.T
+            if bias is not None:
+                a += bias
+            a += input_part[t]  # lstm_step's order, so the sums round alike
+            with numpy.errstate(over="ignore"):  # see Sigmoid
+                gates[t] = 1 / (1 + xp.exp(-a))
+            gates[t, :, 2 * hidden:3 * hidden] = xp.tanh(a[:, 2 * hidden:3 * hidden])
+            i, f, g, o = (gates[t, :, k * hidden:(k + 1) * hidden] for k in range(4))
+            c = states[1, t] = f * c + i * g
+            h = states[0, t] = o * xp.tanh(c)
+        inputs = (input_part, h0, c0, weight) if bias is None else (input_part, h0, c0, weight, bias)
+        self.save_for_backward(*inputs, states, gates)
+        return states
+
+    def backward(self, grad):
+        if is_grad_enabled():
+            return self.backward_of_recorded_steps(grad)
+        saved = self.saved_tensors
+        h0, c0, weight = saved[1].data, saved[2].data, saved[3].data
+        (hs, cs), gates, (grad_h, grad_c) = saved[-2].data, saved[-1].data, grad.data
+        xp = get_array_module(gates)
+        hidden = h0.shape[-1]
+        da = xp.empty_like(gates)  # da[t] = dL/d[a_i, a_f, a_g, a_o] at step t
+        dh = dc = None
+        for t in reversed(range(len(gates))):
+            i, f, g, o = (gates[t, :, k * hidden:(k + 1) * hidden] for k in range(4))
+            c_previous = cs[t - 1] if t > 0 else c0
+            tanh_c = xp.tanh(cs[t])
+            dh = grad_h[t] if dh is None else grad_h[t] + dh
+            dc = grad_c[t] if dc is None else grad_c[t] + dc
+            dc = dc + dh * o * (1 - tanh_c * tanh_c)
+            da[t, :, :hidden] = dc * g * i * (1 - i)
+            da[t, :, hidden:2 * hidden] = dc * c_previous * f * (1 - f)
+            da[t, :, 2 * hidden:3 * hidden] = dc * i * (1 - g * g)
+            da[t, :, 3 * hidden:] = dh * tanh_c * o * (1 - o)
+            dh, dc = da[t] @ weight, dc * f  # what reaches h_{t-1} and c_{t-1}
+        grad_weight, grad_bias = self.weight_and_bias_gradients(da, h0, hs)
+        return tuple(None if g is None else Tensor._make(g) for g in (da, dh, dc, grad_weight, grad_bias))
+
+    def recorded_steps(self, input_part, h0, c0, weight, bias=None):
+        from ..layers.recurrent import lstm_step  # the layer's own equations (layers import ops)
+
+        h, c, hs, cs = h0, c0, [], []
+        for input_part_t in input_part:
+            h, c = lstm_step(input_part_t, h, c, weight, bias)
+            hs.append(h)
+            cs.append(c)
+        return stack([stack(hs), stack(cs)])
+
+
+def lstm_sequence(input_part, h0, c0, weight_hh, bias_hh=None):
+    """All steps of one LSTM layer: input_part (L, N, 4H) = x W_ih^T + b_ih for every step,
+    h0 and c0 (N, H), weight_hh (4H, H), bias_hh (4H,) or None -> h_1..h_L and c_1..c_L
+    stacked as (2, L, N, H)."""
+    inputs = (input_part, h0, c0, weight_hh) if bias_hh is None else (input_part, h0, c0, weight_hh, bias_hh)
+    return LSTMSequence.apply(*inputs)
