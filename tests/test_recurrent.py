@@ -518,3 +518,15 @@ def test_rnn_on_device_matches_cpu(device, nonlinearity):
 
     for got, expected in zip(run(device), run("cpu")):
         np.testing.assert_allclose(got, expected, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM"])
+def test_one_op_loop_promotes_dtypes_like_the_recorded_steps(kind):
+    """A float64 initial state with a float32 layer: every step's sum is float64, so the
+    outputs are float64, as when the steps are recorded one by one."""
+    mg.manual_seed(5)
+    module = getattr(layers, kind)(3, 4)
+    x = mg.randn(5, 2, 3)
+    states = [mg.tensor(a, dtype=mg.float64) for a in random_state(kind, (1, 2, 4), np.random.default_rng(14))]
+    output, final = module(x, pack_state(kind, states))
+    assert output.dtype == mg.float64 and all(t.dtype == mg.float64 for t in flatten(final))

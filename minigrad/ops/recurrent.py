@@ -82,7 +82,7 @@ class RNNSequence(_Sequence):
     def forward(self, input_part, h0, weight, bias=None, nonlinearity="tanh"):
         xp = get_array_module(input_part)
         self.nonlinearity = nonlinearity
-        output = xp.empty(input_part.shape, dtype=input_part.dtype)
+        output = xp.empty(input_part.shape, dtype=xp.result_type(input_part, h0, weight))  # as the steps would
         h = h0
         for t in range(input_part.shape[0]):
             a = h @ weight.T
@@ -150,8 +150,9 @@ class LSTMSequence(_Sequence):
     def forward(self, input_part, h0, c0, weight, bias=None):
         xp = get_array_module(input_part)
         steps, batch, hidden = input_part.shape[0], input_part.shape[1], h0.shape[-1]
-        states = xp.empty((2, steps, batch, hidden), dtype=input_part.dtype)  # h_t, c_t
-        gates = xp.empty(input_part.shape, dtype=input_part.dtype)  # i, f, g, o at every step
+        dtype = xp.result_type(input_part, h0, c0, weight)  # as the recorded steps would promote
+        states = xp.empty((2, steps, batch, hidden), dtype=dtype)  # h_t, c_t
+        gates = xp.empty(input_part.shape, dtype=dtype)  # i, f, g, o at every step
         h, c = h0, c0
         for t in range(steps):
             a = h @ weight.T
