@@ -14,7 +14,7 @@ from helpers import compare_with_torch, gradcheck_second, needs_torch, torch
 import minigrad as mg
 import minigrad.functional as F
 from minigrad.ops.elementwise import SigmoidBackward, TanhBackward
-from minigrad.ops.recurrent import lstm_sequence, rnn_sequence
+from minigrad.ops.recurrent import gru_sequence, lstm_sequence, rnn_sequence
 from minigrad.ops.shape import broadcast_to, pad, sum_to
 
 # -------------------------------------------------------------------------------------
@@ -157,6 +157,9 @@ GRADCHECK = [
     ("lstm_sequence", lambda u, h0, c0, w, b: lstm_sequence(u, h0, c0, w, b), [arr(3, 2, 8), arr(2, 2, seed=1), arr(2, 2, seed=2), arr(8, 2, seed=3), arr(8, seed=4)]),
     ("lstm_sequence_no_bias", lambda u, h0, c0, w: lstm_sequence(u, h0, c0, w), [arr(3, 2, 8), arr(2, 2, seed=1), arr(2, 2, seed=2), arr(8, 2, seed=3)]),
     ("lstm_sequence_one_step", lambda u, h0, c0, w, b: lstm_sequence(u, h0, c0, w, b), [arr(1, 2, 8), arr(2, 2, seed=1), arr(2, 2, seed=2), arr(8, 2, seed=3), arr(8, seed=4)]),
+    ("gru_sequence", lambda u, h0, w, b: gru_sequence(u, h0, w, b), [arr(3, 2, 6), arr(2, 2, seed=1), arr(6, 2, seed=2), arr(6, seed=3)]),
+    ("gru_sequence_no_bias", lambda u, h0, w: gru_sequence(u, h0, w), [arr(3, 2, 6), arr(2, 2, seed=1), arr(6, 2, seed=2)]),
+    ("gru_sequence_one_step", lambda u, h0, w, b: gru_sequence(u, h0, w, b), [arr(1, 2, 6), arr(2, 2, seed=1), arr(6, 2, seed=2), arr(6, seed=3)]),
     ("rnn_sequence_one_step", lambda u, h0, w, b: rnn_sequence(u, h0, w, b), [arr(1, 2, 3), arr(2, 3, seed=1), arr(3, 3, seed=2), arr(3, seed=3)]),
     ("linear_no_bias_3d", lambda x, w: F.linear(x, w), [arr(2, 5, 4), arr(3, 4, seed=1)]),
     ("linear_1d", lambda x, w, b: F.linear(x, w, b), [arr(4), arr(3, 4, seed=1), arr(3, seed=2)]),
@@ -238,6 +241,7 @@ SECOND = [
     ("matmul_vectors", lambda a, b: (a @ b) * (b @ a), [arr(4), arr(4, seed=1)]),
     ("linear", lambda x, w, b: F.linear(F.linear(x, w, b).tanh(), w.T), [arr(5, 4), arr(3, 4, seed=1), arr(3, seed=2)]),
     ("lstm_sequence", lambda u, h0, c0, w, b: lstm_sequence(u, h0, c0, w, b), [arr(3, 2, 8), arr(2, 2, seed=1), arr(2, 2, seed=2), arr(8, 2, seed=3), arr(8, seed=4)]),
+    ("gru_sequence", lambda u, h0, w, b: gru_sequence(u, h0, w, b), [arr(3, 2, 6), arr(2, 2, seed=1), arr(6, 2, seed=2), arr(6, seed=3)]),
     ("rnn_sequence", lambda u, h0, w, b: rnn_sequence(u, h0, w, b), [arr(4, 2, 3), arr(2, 3, seed=1), arr(3, 3, seed=2), arr(3, seed=3)]),
     ("softmax", lambda a: a.softmax(axis=-1), [arr(3, 4)]),
     ("log_softmax", lambda a: a.log_softmax(axis=0), [arr(3, 4)]),

@@ -252,6 +252,7 @@ def test_two_layer_sequence_gradcheck(kind):
 
 @pytest.mark.parametrize("kind, options", [
     ("RNN", {}), ("RNN", {"nonlinearity": "relu"}), ("RNN", {"bias": False}), ("LSTM", {}), ("LSTM", {"bias": False}),
+    ("GRU", {}), ("GRU", {"bias": False}),
 ])
 def test_layer_matches_its_steps_recorded_one_by_one(monkeypatch, kind, options):
     """RNN and LSTM run their time loop as one op with BPTT written out (ops/recurrent.py).
@@ -317,10 +318,14 @@ def graph_nodes(root) -> list:
 
 
 @pytest.mark.parametrize("layer, node, count", [
-    (layers.GRU, "Tanh", 1000),  # recorded step by step: one Tanh node per step, ~15,000 nodes deep
+    (None, "Tanh", 1000),  # GRU recorded step by step: one Tanh node per step, ~15,000 nodes deep
     (layers.RNN, "RNNSequence", 1),  # the whole loop as one op (ops/recurrent.py)
+    (layers.GRU, "GRUSequence", 1),
 ])
-def test_thousand_step_backward_is_finite_and_frees_the_graph(layer, node, count):
+def test_thousand_step_backward_is_finite_and_frees_the_graph(monkeypatch, layer, node, count):
+    if layer is None:
+        monkeypatch.setattr(layers.GRU, "_sequence", _RecurrentLayers._sequence)
+        layer = layers.GRU
     mg.manual_seed(3)
     rnn = layer(4, 8)
     x = mg.tensor(np.random.default_rng(9).standard_normal((1000, 2, 4)).astype(np.float32),
@@ -498,16 +503,16 @@ def test_lstm_on_device_matches_cpu(device):
         np.testing.assert_allclose(got, expected, atol=1e-6, rtol=1e-5)
 
 
-@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
-def test_rnn_on_device_matches_cpu(device, nonlinearity):
-    """The RNN layer's one-op loop (ops/recurrent.py) on every device."""
+@pytest.mark.parametrize("kind, options", [("RNN", {}), ("RNN", {"nonlinearity": "relu"}), ("GRU", {})])
+def test_rnn_and_gru_on_device_match_cpu(device, kind, options):
+    """The one-op loops of RNN and GRU (ops/recurrent.py) on every device."""
     rng = np.random.default_rng(12)
     x, h0 = rng.standard_normal((5, 2, 3)).astype(np.float32), rng.standard_normal((2, 2, 4)).astype(np.float32)
     w_out = rng.standard_normal((5, 2, 4)).astype(np.float32)
 
     def run(dev):
         mg.manual_seed(13)
-        rnn = layers.RNN(3, 4, num_layers=2, nonlinearity=nonlinearity).to(dev)
+        rnn = getattr(layers, kind)(3, 4, num_layers=2, **options).to(dev)
         inputs = [mg.tensor(a, device=dev, requires_grad=True) for a in (x, h0)]
         output, h_n = rnn(*inputs)
         assert output.device == dev and h_n.device == dev
@@ -520,7 +525,7 @@ def test_rnn_on_device_matches_cpu(device, nonlinearity):
         np.testing.assert_allclose(got, expected, atol=1e-6, rtol=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["RNN", "LSTM"])
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
 def test_one_op_loop_promotes_dtypes_like_the_recorded_steps(kind):
     """A float64 initial state with a float32 layer: every step's sum is float64, so the
     outputs are float64, as when the steps are recorded one by one."""

@@ -1,5 +1,5 @@
-"""A whole RNN or LSTM layer as one op: the time loop in forward, and backpropagation
-through time (BPTT) written out in backward.
+"""A whole RNN, LSTM or GRU layer as one op: the time loop in forward, and
+backpropagation through time (BPTT) written out in backward.
 
 An Elman RNN layer computes, for t = 1, ..., L (lesson 13's symbols),
 
@@ -25,13 +25,13 @@ after the loop as one product over all steps:
 
 This is the same arithmetic as the recorded steps, with the per-step sums for W and b
 moved out of the loop; the tests check the two against each other and against PyTorch.
-``LSTMSequence`` does the same for the LSTM. (cuDNN fuses recurrent layers like this on
-GPUs; the GRU layer here still records every step.)
+``LSTMSequence`` and ``GRUSequence`` do the same for the LSTM and the GRU (cuDNN fuses
+recurrent layers like this on GPUs).
 
 **Gradients of gradients.** Backward works on raw arrays, like a hand-written NumPy
 program: that is what makes it fast, but the engine cannot differentiate what it did.
 So when a graph of the backward is asked for (``create_graph=True``), backward runs the
-recorded steps once more (``rnn_step``, ``lstm_step``) from the same inputs and lets
+recorded steps once more (``rnn_step``, ``lstm_step``, ``gru_step``) from the same inputs and lets
 the engine differentiate them: slower, and differentiable again.
 """
 
@@ -211,3 +211,90 @@ def lstm_sequence(input_part, h0, c0, weight_hh, bias_hh=None):
     stacked as (2, L, N, H)."""
     inputs = (input_part, h0, c0, weight_hh) if bias_hh is None else (input_part, h0, c0, weight_hh, bias_hh)
     return LSTMSequence.apply(*inputs)
+
+
+class GRUSequence(_Sequence):
+    """h_1, ..., h_L of one GRU layer, returned as (L, N, H).
+
+    Forward, as ``gru_step`` at every step (gates in PyTorch's order r, z, n), with
+    [u_r, u_z, u_n] = input_part and [v_r, v_z, v_n] = h_{t-1} W^T + b:
+
+        r = sigmoid(u_r + v_r),   z = sigmoid(u_z + v_z),   n = tanh(u_n + r * v_n)
+        h_t = (1 - z) * n + z * h_{t-1}
+
+    Backward, from the last step to the first, with dh what reaches h_t:
+
+        dn_pre = dh * (1 - z) * (1 - n^2)            through n = tanh(.)
+        dr_pre = dn_pre * v_n * r (1 - r)            r multiplies v_n
+        dz_pre = dh * (h_{t-1} - n) * z (1 - z)
+        dL/d input_part_t = [dr_pre, dz_pre, dn_pre],   dv_t = [dr_pre, dz_pre, dn_pre * r]
+        dh_{t-1} = dh * z + dv_t W
+
+    and dW, db from dv after the loop, as for the RNN. (Only the n block differs between
+    the two: the reset gate multiplies the hidden part, bias included, not the input part.)
+    """
+
+    weight_index = 2  # inputs: input_part, h0, weight, bias
+
+    def forward(self, input_part, h0, weight, bias=None):
+        xp = get_array_module(input_part)
+        hidden = h0.shape[-1]
+        output = xp.empty(input_part.shape[:2] + (hidden,), dtype=xp.result_type(input_part, h0, weight))
+        saved = xp.empty(input_part.shape[:2] + (4 * hidden,), dtype=output.dtype)  # r, z, n, v_n per step
+        h = h0
+        for t in range(input_part.shape[0]):
+            v = h @ weight.T
+            if bias is not None:
+                v += bias
+            u = input_part[t]
+            with numpy.errstate(over="ignore"):  # see Sigmoid
+                r = saved[t, :, :hidden] = 1 / (1 + xp.exp(-(u[:, :hidden] + v[:, :hidden])))
+                z = saved[t, :, hidden:2 * hidden] = 1 / (1 + xp.exp(-(u[:, hidden:2 * hidden] + v[:, hidden:2 * hidden])))
+            n = saved[t, :, 2 * hidden:3 * hidden] = xp.tanh(u[:, 2 * hidden:] + r * v[:, 2 * hidden:])
+            saved[t, :, 3 * hidden:] = v[:, 2 * hidden:]
+            h = output[t] = (1 - z) * n + z * h
+        inputs = (input_part, h0, weight) if bias is None else (input_part, h0, weight, bias)
+        self.save_for_backward(*inputs, output, saved)
+        return output
+
+    def backward(self, grad):
+        if is_grad_enabled():
+            return self.backward_of_recorded_steps(grad)
+        saved_tensors = self.saved_tensors
+        h0, weight, output = saved_tensors[1].data, saved_tensors[2].data, saved_tensors[-2].data
+        saved, grad = saved_tensors[-1].data, grad.data
+        xp = get_array_module(saved)
+        hidden = h0.shape[-1]
+        d_input_part = xp.empty(saved.shape[:2] + (3 * hidden,), dtype=saved.dtype)
+        dv = xp.empty_like(d_input_part)  # dL/d(h_{t-1} W^T + b) at every step
+        dh = None
+        for t in reversed(range(len(output))):
+            r, z, n, v_n = (saved[t, :, k * hidden:(k + 1) * hidden] for k in range(4))
+            h_previous = output[t - 1] if t > 0 else h0
+            dh = grad[t] if dh is None else grad[t] + dh
+            dn_pre = dh * (1 - z) * (1 - n * n)
+            dr_pre = dn_pre * v_n * r * (1 - r)
+            dz_pre = dh * (h_previous - n) * z * (1 - z)
+            d_input_part[t, :, :hidden] = dv[t, :, :hidden] = dr_pre
+            d_input_part[t, :, hidden:2 * hidden] = dv[t, :, hidden:2 * hidden] = dz_pre
+            d_input_part[t, :, 2 * hidden:] = dn_pre
+            dv[t, :, 2 * hidden:] = dn_pre * r
+            dh = dh * z + dv[t] @ weight  # what reaches h_{t-1}
+        grad_weight, grad_bias = self.weight_and_bias_gradients(dv, h0, output)
+        return tuple(None if g is None else Tensor._make(g) for g in (d_input_part, dh, grad_weight, grad_bias))
+
+    def recorded_steps(self, input_part, h0, weight, bias=None):
+        from ..layers.recurrent import gru_step  # the layer's own equations (layers import ops)
+
+        h, hs = h0, []
+        for input_part_t in input_part:
+            h = gru_step(input_part_t, h, weight, bias)
+            hs.append(h)
+        return stack(hs)
+
+
+def gru_sequence(input_part, h0, weight_hh, bias_hh=None):
+    """All steps of one GRU layer: input_part (L, N, 3H) = x W_ih^T + b_ih for every step,
+    h0 (N, H), weight_hh (3H, H), bias_hh (3H,) or None -> h_1, ..., h_L as (L, N, H)."""
+    inputs = (input_part, h0, weight_hh) if bias_hh is None else (input_part, h0, weight_hh, bias_hh)
+    return GRUSequence.apply(*inputs)
