@@ -31,8 +31,8 @@ recurrent layers like this on GPUs).
 **Gradients of gradients.** Backward works on raw arrays, like a hand-written NumPy
 program: that is what makes it fast, but the engine cannot differentiate what it did.
 So when a graph of the backward is asked for (``create_graph=True``), backward runs the
-recorded steps once more (``rnn_step``, ``lstm_step``, ``gru_step``) from the same inputs and lets
-the engine differentiate them: slower, and differentiable again.
+recorded steps once more (``rnn_step``, ``lstm_step``, ``gru_step``) from the same
+inputs and lets the engine differentiate them: slower, and differentiable again.
 """
 
 from __future__ import annotations
@@ -46,12 +46,13 @@ from .shape import stack
 
 
 class _Sequence(Function):
-    """What both ops share: the weight and bias gradients after the loop, and the
+    """What the three ops share: the weight and bias gradients after the loop, and the
     fallback to the recorded steps under create_graph."""
 
     def weight_and_bias_gradients(self, da, h0, hs):
-        """dW = sum_t da_t^T h_{t-1} and db = sum_t sum_n da_t[n], from da (L, N, G*H),
-        h_0 (N, H) and h_1..h_L (L, N, H), as one product each."""
+        """dW = sum_t da_t^T h_{t-1} and db = sum_t sum_n da_t[n], from da (L, N, G*H)
+        (the gradient of h_{t-1} W^T + b at every step), h_0 (N, H) and h_1..h_L (L, N, H),
+        as one product each."""
         steps, batch, _ = da.shape
         rows = da.reshape(steps * batch, -1)
         grad_weight = grad_bias = None
@@ -85,10 +86,10 @@ class RNNSequence(_Sequence):
         output = xp.empty(input_part.shape, dtype=xp.result_type(input_part, h0, weight))  # as the steps would
         h = h0
         for t in range(input_part.shape[0]):
-            a = h @ weight.T
+            v = h @ weight.T
             if bias is not None:
-                a += bias
-            a += input_part[t]  # u_t + (h W^T + b): rnn_step's order, so the sums round alike
+                v += bias
+            a = input_part[t] + v  # rnn_step's order and dtypes, so the sums round alike
             h = xp.tanh(a, out=output[t]) if nonlinearity == "tanh" else xp.maximum(a, 0, out=output[t])
         inputs = (input_part, h0, weight) if bias is None else (input_part, h0, weight, bias)
         self.save_for_backward(*inputs, output)
@@ -155,10 +156,10 @@ class LSTMSequence(_Sequence):
         gates = xp.empty(input_part.shape, dtype=dtype)  # i, f, g, o at every step
         h, c = h0, c0
         for t in range(steps):
-            a = h @ weight.T
+            v = h @ weight.T
             if bias is not None:
-                a += bias
-            a += input_part[t]  # lstm_step's order, so the sums round alike
+                v += bias
+            a = input_part[t] + v  # lstm_step's order and dtypes, so the sums round alike
             with numpy.errstate(over="ignore"):  # see Sigmoid
                 gates[t] = 1 / (1 + xp.exp(-a))
             gates[t, :, 2 * hidden:3 * hidden] = xp.tanh(a[:, 2 * hidden:3 * hidden])
