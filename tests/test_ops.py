@@ -45,6 +45,11 @@ POSITIVE = {"low": 0.5, "high": 2.0}
 def square_first_plus_second(pieces):
     return pieces[0] * pieces[0] + pieces[1]
 
+
+def joined(tensors):
+    """Several outputs as one flat tensor, for the checks of ops with several outputs."""
+    return mg.cat([t.reshape(-1) for t in tensors])
+
 # -------------------------------------------------------------------------------------
 # Finite differences in float64: (name, fn, input arrays). Every differentiable op.
 
@@ -152,15 +157,19 @@ GRADCHECK = [
     ("matmul_1d_batched", lambda a, b: a @ b, [arr(4), arr(2, 4, 3, seed=1)]),
     ("rmatmul_numpy", lambda b: arr(3, 4, seed=3) @ b, [arr(4, 2)]),
     ("linear", lambda x, w, b: F.linear(x, w, b), [arr(5, 4), arr(3, 4, seed=1), arr(3, seed=2)]),
-    ("rnn_sequence_tanh", lambda u, h0, w, b: rnn_sequence(u, h0, w, b), [arr(4, 2, 3), arr(2, 3, seed=1), arr(3, 3, seed=2), arr(3, seed=3)]),
-    ("rnn_sequence_relu_no_bias", lambda u, h0, w: rnn_sequence(u, h0, w, None, "relu"), [arr(4, 2, 3), arr(2, 3, seed=1), arr(3, 3, seed=2)]),
-    ("lstm_sequence", lambda u, h0, c0, w, b: lstm_sequence(u, h0, c0, w, b), [arr(3, 2, 8), arr(2, 2, seed=1), arr(2, 2, seed=2), arr(8, 2, seed=3), arr(8, seed=4)]),
-    ("lstm_sequence_no_bias", lambda u, h0, c0, w: lstm_sequence(u, h0, c0, w), [arr(3, 2, 8), arr(2, 2, seed=1), arr(2, 2, seed=2), arr(8, 2, seed=3)]),
-    ("lstm_sequence_one_step", lambda u, h0, c0, w, b: lstm_sequence(u, h0, c0, w, b), [arr(1, 2, 8), arr(2, 2, seed=1), arr(2, 2, seed=2), arr(8, 2, seed=3), arr(8, seed=4)]),
-    ("gru_sequence", lambda u, h0, w, b: gru_sequence(u, h0, w, b), [arr(3, 2, 6), arr(2, 2, seed=1), arr(6, 2, seed=2), arr(6, seed=3)]),
-    ("gru_sequence_no_bias", lambda u, h0, w: gru_sequence(u, h0, w), [arr(3, 2, 6), arr(2, 2, seed=1), arr(6, 2, seed=2)]),
-    ("gru_sequence_one_step", lambda u, h0, w, b: gru_sequence(u, h0, w, b), [arr(1, 2, 6), arr(2, 2, seed=1), arr(6, 2, seed=2), arr(6, seed=3)]),
-    ("rnn_sequence_one_step", lambda u, h0, w, b: rnn_sequence(u, h0, w, b), [arr(1, 2, 3), arr(2, 3, seed=1), arr(3, 3, seed=2), arr(3, seed=3)]),
+    ("rnn_sequence_tanh", lambda u, h0, w, b: joined(rnn_sequence(u, h0, w, b)), [arr(4, 2, 3), arr(2, 3, seed=1), arr(3, 3, seed=2), arr(3, seed=3)]),
+    ("rnn_sequence_relu_no_bias", lambda u, h0, w: joined(rnn_sequence(u, h0, w, None, "relu")), [arr(4, 2, 3), arr(2, 3, seed=1), arr(3, 3, seed=2)]),
+    ("lstm_sequence", lambda u, h0, c0, w, b: joined(lstm_sequence(u, h0, c0, w, b)), [arr(3, 2, 8), arr(2, 2, seed=1), arr(2, 2, seed=2), arr(8, 2, seed=3), arr(8, seed=4)]),
+    ("lstm_sequence_no_bias", lambda u, h0, c0, w: joined(lstm_sequence(u, h0, c0, w)), [arr(3, 2, 8), arr(2, 2, seed=1), arr(2, 2, seed=2), arr(8, 2, seed=3)]),
+    ("lstm_sequence_one_step", lambda u, h0, c0, w, b: joined(lstm_sequence(u, h0, c0, w, b)), [arr(1, 2, 8), arr(2, 2, seed=1), arr(2, 2, seed=2), arr(8, 2, seed=3), arr(8, seed=4)]),
+    ("gru_sequence", lambda u, h0, w, b: joined(gru_sequence(u, h0, w, b)), [arr(3, 2, 6), arr(2, 2, seed=1), arr(6, 2, seed=2), arr(6, seed=3)]),
+    ("gru_sequence_no_bias", lambda u, h0, w: joined(gru_sequence(u, h0, w)), [arr(3, 2, 6), arr(2, 2, seed=1), arr(6, 2, seed=2)]),
+    ("gru_sequence_one_step", lambda u, h0, w, b: joined(gru_sequence(u, h0, w, b)), [arr(1, 2, 6), arr(2, 2, seed=1), arr(6, 2, seed=2), arr(6, seed=3)]),
+    ("rnn_sequence_only_h_n", lambda u, h0, w, b: rnn_sequence(u, h0, w, b)[1], [arr(4, 2, 3), arr(2, 3, seed=1), arr(3, 3, seed=2), arr(3, seed=3)]),
+    ("lstm_sequence_only_c_n", lambda u, h0, c0, w, b: lstm_sequence(u, h0, c0, w, b)[2], [arr(3, 2, 8), arr(2, 2, seed=1), arr(2, 2, seed=2), arr(8, 2, seed=3), arr(8, seed=4)]),
+    ("lstm_sequence_only_h_n", lambda u, h0, c0, w, b: lstm_sequence(u, h0, c0, w, b)[1], [arr(3, 2, 8), arr(2, 2, seed=1), arr(2, 2, seed=2), arr(8, 2, seed=3), arr(8, seed=4)]),
+    ("gru_sequence_only_output", lambda u, h0, w, b: gru_sequence(u, h0, w, b)[0], [arr(3, 2, 6), arr(2, 2, seed=1), arr(6, 2, seed=2), arr(6, seed=3)]),
+    ("rnn_sequence_one_step", lambda u, h0, w, b: joined(rnn_sequence(u, h0, w, b)), [arr(1, 2, 3), arr(2, 3, seed=1), arr(3, 3, seed=2), arr(3, seed=3)]),
     ("linear_no_bias_3d", lambda x, w: F.linear(x, w), [arr(2, 5, 4), arr(3, 4, seed=1)]),
     ("linear_1d", lambda x, w, b: F.linear(x, w, b), [arr(4), arr(3, 4, seed=1), arr(3, seed=2)]),
     # softmax family (ops/nn.py)
@@ -240,9 +249,10 @@ SECOND = [
     ("matmul_batched", lambda a, b: a @ b, [arr(2, 1, 3, 4), arr(3, 4, 2, seed=1)]),
     ("matmul_vectors", lambda a, b: (a @ b) * (b @ a), [arr(4), arr(4, seed=1)]),
     ("linear", lambda x, w, b: F.linear(F.linear(x, w, b).tanh(), w.T), [arr(5, 4), arr(3, 4, seed=1), arr(3, seed=2)]),
-    ("lstm_sequence", lambda u, h0, c0, w, b: lstm_sequence(u, h0, c0, w, b), [arr(3, 2, 8), arr(2, 2, seed=1), arr(2, 2, seed=2), arr(8, 2, seed=3), arr(8, seed=4)]),
-    ("gru_sequence", lambda u, h0, w, b: gru_sequence(u, h0, w, b), [arr(3, 2, 6), arr(2, 2, seed=1), arr(6, 2, seed=2), arr(6, seed=3)]),
-    ("rnn_sequence", lambda u, h0, w, b: rnn_sequence(u, h0, w, b), [arr(4, 2, 3), arr(2, 3, seed=1), arr(3, 3, seed=2), arr(3, seed=3)]),
+    ("lstm_sequence", lambda u, h0, c0, w, b: joined(lstm_sequence(u, h0, c0, w, b)), [arr(3, 2, 8), arr(2, 2, seed=1), arr(2, 2, seed=2), arr(8, 2, seed=3), arr(8, seed=4)]),
+    ("gru_sequence", lambda u, h0, w, b: joined(gru_sequence(u, h0, w, b)), [arr(3, 2, 6), arr(2, 2, seed=1), arr(6, 2, seed=2), arr(6, seed=3)]),
+    ("lstm_sequence_only_c_n", lambda u, h0, c0, w, b: lstm_sequence(u, h0, c0, w, b)[2], [arr(3, 2, 8), arr(2, 2, seed=1), arr(2, 2, seed=2), arr(8, 2, seed=3), arr(8, seed=4)]),
+    ("rnn_sequence", lambda u, h0, w, b: joined(rnn_sequence(u, h0, w, b)), [arr(4, 2, 3), arr(2, 3, seed=1), arr(3, 3, seed=2), arr(3, seed=3)]),
     ("softmax", lambda a: a.softmax(axis=-1), [arr(3, 4)]),
     ("log_softmax", lambda a: a.log_softmax(axis=0), [arr(3, 4)]),
     ("getitem_repeated", lambda a: a[[0, 0, 2]] ** 2, [arr(3, 4)]),

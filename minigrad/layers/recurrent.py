@@ -468,8 +468,8 @@ class RNN(_RecurrentLayers):
         # same numbers, and a training step of the rnn benchmark (28 time steps) takes
         # 45% less time, of the deep_rnn benchmark (1,000 steps) 90% less (benchmarks/).
         (h,) = state
-        output = rnn_sequence(input_part, h, weight_hh, bias_hh, self.nonlinearity)
-        return output, (output[-1],)
+        output, h_n = rnn_sequence(input_part, h, weight_hh, bias_hh, self.nonlinearity)
+        return output, (h_n,)
 
     def forward(self, input, hx=None) -> tuple[Tensor, Tensor]:
         output, (h_n,) = self._run(input, [("h_0", hx)])
@@ -501,11 +501,10 @@ class LSTM(_RecurrentLayers):
 
     def _sequence(self, input_part, state, weight_hh, bias_hh):
         # The steps of lstm_step as one op with BPTT written out (ops/recurrent.py): the
-        # same numbers, (h_t, c_t) of every step stacked as (2, L, N, H), and a training
-        # step of the lstm benchmark takes 25% less time (benchmarks/).
+        # same numbers, and a training step of the lstm benchmark takes 25% less time.
         h, c = state
-        hs, cs = unbind(lstm_sequence(input_part, h, c, weight_hh, bias_hh))
-        return hs, (hs[-1], cs[-1])
+        output, h_n, c_n = lstm_sequence(input_part, h, c, weight_hh, bias_hh)
+        return output, (h_n, c_n)
 
     def forward(self, input, hx=None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         h_0, c_0 = _split_lstm_state("LSTM", hx)
@@ -530,8 +529,8 @@ class GRU(_RecurrentLayers):
         # same numbers, and forward + backward of GRU(28, 128) over 28 steps of a batch of
         # 64 (the rnn benchmark's shapes) takes 38% less time.
         (h,) = state
-        output = gru_sequence(input_part, h, weight_hh, bias_hh)
-        return output, (output[-1],)
+        output, h_n = gru_sequence(input_part, h, weight_hh, bias_hh)
+        return output, (h_n,)
 
     def forward(self, input, hx=None) -> tuple[Tensor, Tensor]:
         output, (h_n,) = self._run(input, [("h_0", hx)])

@@ -62,21 +62,29 @@ class _Sequence(Function):
             grad_bias = get_array_module(rows).ones(len(rows), dtype=rows.dtype) @ rows  # see Linear
         return grad_weight, grad_bias
 
-    def backward_of_recorded_steps(self, output_grad):
+    def backward_of_recorded_steps(self, output_grads):
         """Under create_graph: the gradients of the same computation recorded step by
         step, which the engine can differentiate again."""
         inputs = self.saved_tensors[:len(self.edges)]
         wanted = [i for i in range(len(inputs)) if self.needs_grad(i)]
-        output = self.recorded_steps(*inputs)
-        grads = grad(output, [inputs[i] for i in wanted], output_grad, create_graph=True)
+        used = [(o, g) for o, g in zip(self.recorded_steps(*inputs), output_grads) if g is not None]
+        grads = grad([o for o, _ in used], [inputs[i] for i in wanted], [g for _, g in used], create_graph=True)
         result = [None] * len(inputs)
         for i, g in zip(wanted, grads):
             result[i] = g
         return tuple(result)
 
 
+def _last_state_gradient(grad, like):
+    """The gradient that came to h_n (or c_n) as an array, zeros if none came."""
+    return get_array_module(like).zeros(like.shape[1:], dtype=like.dtype) if grad is None else grad.data
+
+
 class RNNSequence(_Sequence):
-    """h_1, ..., h_L of one RNN layer (see the module docstring), returned as (L, N, H)."""
+    """One RNN layer (see the module docstring): two outputs, h_1..h_L as (L, N, H), and
+    h_L = h_n as (N, H). Having h_n as an output of its own, backward gets dL/dh_n
+    directly instead of a full-size array of zeros with one slice set (the usual case:
+    a classifier reads only h_n)."""
 
     weight_index = 2  # inputs: input_part, h0, weight, bias
 
@@ -92,20 +100,21 @@ class RNNSequence(_Sequence):
             a = input_part[t] + v  # rnn_step's order and dtypes, so the sums round alike
             h = xp.tanh(a, out=output[t]) if nonlinearity == "tanh" else xp.maximum(a, 0, out=output[t])
         inputs = (input_part, h0, weight) if bias is None else (input_part, h0, weight, bias)
-        self.save_for_backward(*inputs, output)
-        return output
+        self.save_for_backward(*inputs, output)  # output as a plain array: read, never differentiated
+        return output, output[-1]
 
-    def backward(self, grad):
+    def backward(self, grad_output, grad_h_n):
         if is_grad_enabled():
-            return self.backward_of_recorded_steps(grad)
+            return self.backward_of_recorded_steps((grad_output, grad_h_n))
         saved = self.saved_tensors
-        h0, weight, output, grad = saved[1].data, saved[2].data, saved[-1].data, grad.data
-        da = get_array_module(grad).empty_like(output)  # da[t] = dL/du_t
-        dh = None
+        h0, weight, output = saved[1].data, saved[2].data, saved[-1].data
+        da = get_array_module(output).empty_like(output)  # da[t] = dL/du_t
+        dh = _last_state_gradient(grad_h_n, output)
         for t in reversed(range(len(output))):
-            dh_t = grad[t] if dh is None else grad[t] + dh
+            if grad_output is not None:
+                dh = grad_output.data[t] + dh
             h_t = output[t]
-            da[t] = dh_t * (1 - h_t * h_t) if self.nonlinearity == "tanh" else dh_t * (h_t > 0)
+            da[t] = dh * (1 - h_t * h_t) if self.nonlinearity == "tanh" else dh * (h_t > 0)
             dh = da[t] @ weight  # dL/dh_{t-1}
         grad_weight, grad_bias = self.weight_and_bias_gradients(da, h0, output)
         return tuple(None if g is None else Tensor._make(g) for g in (da, dh, grad_weight, grad_bias))
@@ -117,18 +126,18 @@ class RNNSequence(_Sequence):
         for input_part_t in input_part:
             h = rnn_step(input_part_t, h, weight, bias, self.nonlinearity)
             hs.append(h)
-        return stack(hs)
+        return stack(hs), h
 
 
 def rnn_sequence(input_part, h0, weight_hh, bias_hh=None, nonlinearity: str = "tanh"):
     """All steps of one RNN layer: input_part (L, N, H) = x W_ih^T + b_ih for every step,
-    h0 (N, H), weight_hh (H, H), bias_hh (H,) or None -> h_1, ..., h_L as (L, N, H)."""
+    h0 (N, H), weight_hh (H, H), bias_hh (H,) or None -> (h_1..h_L as (L, N, H), h_L)."""
     inputs = (input_part, h0, weight_hh) if bias_hh is None else (input_part, h0, weight_hh, bias_hh)
     return RNNSequence.apply(*inputs, nonlinearity=nonlinearity)
 
 
 class LSTMSequence(_Sequence):
-    """h_1..h_L and c_1..c_L of one LSTM layer, returned stacked as (2, L, N, H).
+    """One LSTM layer: three outputs, h_1..h_L as (L, N, H), h_n = h_L and c_n = c_L.
 
     Forward, as ``lstm_step`` at every step (gates in PyTorch's order i, f, g, o):
 
@@ -167,25 +176,25 @@ class LSTMSequence(_Sequence):
             c = states[1, t] = f * c + i * g
             h = states[0, t] = o * xp.tanh(c)
         inputs = (input_part, h0, c0, weight) if bias is None else (input_part, h0, c0, weight, bias)
-        self.save_for_backward(*inputs, states, gates)
-        return states
+        self.save_for_backward(*inputs, states, gates)  # plain arrays: read, never differentiated
+        return states[0], states[0, -1], states[1, -1]
 
-    def backward(self, grad):
+    def backward(self, grad_hs, grad_h_n, grad_c_n):
         if is_grad_enabled():
-            return self.backward_of_recorded_steps(grad)
+            return self.backward_of_recorded_steps((grad_hs, grad_h_n, grad_c_n))
         saved = self.saved_tensors
         h0, c0, weight = saved[1].data, saved[2].data, saved[3].data
-        (hs, cs), gates, (grad_h, grad_c) = saved[-2].data, saved[-1].data, grad.data
+        (hs, cs), gates = saved[-2].data, saved[-1].data
         xp = get_array_module(gates)
         hidden = h0.shape[-1]
         da = xp.empty_like(gates)  # da[t] = dL/d[a_i, a_f, a_g, a_o] at step t
-        dh = dc = None
+        dh, dc = _last_state_gradient(grad_h_n, hs), _last_state_gradient(grad_c_n, cs)
         for t in reversed(range(len(gates))):
             i, f, g, o = (gates[t, :, k * hidden:(k + 1) * hidden] for k in range(4))
             c_previous = cs[t - 1] if t > 0 else c0
             tanh_c = xp.tanh(cs[t])
-            dh = grad_h[t] if dh is None else grad_h[t] + dh
-            dc = grad_c[t] if dc is None else grad_c[t] + dc
+            if grad_hs is not None:
+                dh = grad_hs.data[t] + dh
             dc = dc + dh * o * (1 - tanh_c * tanh_c)
             da[t, :, :hidden] = dc * g * i * (1 - i)
             da[t, :, hidden:2 * hidden] = dc * c_previous * f * (1 - f)
@@ -198,24 +207,23 @@ class LSTMSequence(_Sequence):
     def recorded_steps(self, input_part, h0, c0, weight, bias=None):
         from ..layers.recurrent import lstm_step  # the layer's own equations (layers import ops)
 
-        h, c, hs, cs = h0, c0, [], []
+        h, c, hs = h0, c0, []
         for input_part_t in input_part:
             h, c = lstm_step(input_part_t, h, c, weight, bias)
             hs.append(h)
-            cs.append(c)
-        return stack([stack(hs), stack(cs)])
+        return stack(hs), h, c
 
 
 def lstm_sequence(input_part, h0, c0, weight_hh, bias_hh=None):
     """All steps of one LSTM layer: input_part (L, N, 4H) = x W_ih^T + b_ih for every step,
-    h0 and c0 (N, H), weight_hh (4H, H), bias_hh (4H,) or None -> h_1..h_L and c_1..c_L
-    stacked as (2, L, N, H)."""
+    h0 and c0 (N, H), weight_hh (4H, H), bias_hh (4H,) or None -> (h_1..h_L as (L, N, H),
+    h_L, c_L)."""
     inputs = (input_part, h0, c0, weight_hh) if bias_hh is None else (input_part, h0, c0, weight_hh, bias_hh)
     return LSTMSequence.apply(*inputs)
 
 
 class GRUSequence(_Sequence):
-    """h_1, ..., h_L of one GRU layer, returned as (L, N, H).
+    """One GRU layer: two outputs, h_1..h_L as (L, N, H), and h_n = h_L, as RNNSequence.
 
     Forward, as ``gru_step`` at every step (gates in PyTorch's order r, z, n), with
     [u_r, u_z, u_n] = input_part and [v_r, v_z, v_n] = h_{t-1} W^T + b:
@@ -255,24 +263,25 @@ class GRUSequence(_Sequence):
             saved[t, :, 3 * hidden:] = v[:, 2 * hidden:]
             h = output[t] = (1 - z) * n + z * h
         inputs = (input_part, h0, weight) if bias is None else (input_part, h0, weight, bias)
-        self.save_for_backward(*inputs, output, saved)
-        return output
+        self.save_for_backward(*inputs, output, saved)  # plain arrays: read, never differentiated
+        return output, output[-1]
 
-    def backward(self, grad):
+    def backward(self, grad_output, grad_h_n):
         if is_grad_enabled():
-            return self.backward_of_recorded_steps(grad)
+            return self.backward_of_recorded_steps((grad_output, grad_h_n))
         saved_tensors = self.saved_tensors
         h0, weight, output = saved_tensors[1].data, saved_tensors[2].data, saved_tensors[-2].data
-        saved, grad = saved_tensors[-1].data, grad.data
+        saved = saved_tensors[-1].data
         xp = get_array_module(saved)
         hidden = h0.shape[-1]
         d_input_part = xp.empty(saved.shape[:2] + (3 * hidden,), dtype=saved.dtype)
         dv = xp.empty_like(d_input_part)  # dL/d(h_{t-1} W^T + b) at every step
-        dh = None
+        dh = _last_state_gradient(grad_h_n, output)
         for t in reversed(range(len(output))):
             r, z, n, v_n = (saved[t, :, k * hidden:(k + 1) * hidden] for k in range(4))
             h_previous = output[t - 1] if t > 0 else h0
-            dh = grad[t] if dh is None else grad[t] + dh
+            if grad_output is not None:
+                dh = grad_output.data[t] + dh
             dn_pre = dh * (1 - z) * (1 - n * n)
             dr_pre = dn_pre * v_n * r * (1 - r)
             dz_pre = dh * (h_previous - n) * z * (1 - z)
@@ -291,11 +300,11 @@ class GRUSequence(_Sequence):
         for input_part_t in input_part:
             h = gru_step(input_part_t, h, weight, bias)
             hs.append(h)
-        return stack(hs)
+        return stack(hs), h
 
 
 def gru_sequence(input_part, h0, weight_hh, bias_hh=None):
     """All steps of one GRU layer: input_part (L, N, 3H) = x W_ih^T + b_ih for every step,
-    h0 (N, H), weight_hh (3H, H), bias_hh (3H,) or None -> h_1, ..., h_L as (L, N, H)."""
+    h0 (N, H), weight_hh (3H, H), bias_hh (3H,) or None -> (h_1..h_L as (L, N, H), h_L)."""
     inputs = (input_part, h0, weight_hh) if bias_hh is None else (input_part, h0, weight_hh, bias_hh)
     return GRUSequence.apply(*inputs)
