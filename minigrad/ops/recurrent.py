@@ -10,8 +10,8 @@ where the layer hands over ``input_part`` = x_t W_ih^T + b_ih for all steps at o
 product, see ``layers/recurrent.py``). Recorded step by step (``rnn_step``), that is
 some eleven ops per step, forward and backward, and on short arrays their Python
 bookkeeping costs more than their arithmetic. As one op, forward is a plain loop over
-arrays, and backward receives dL/dh_t for every t (from the layer's output; the last
-one also carries what came through h_n) and walks back in time:
+arrays, and backward receives dL/dh_t for every t from the output sequence, and dL/dh_n
+from the last state (two outputs of the op), and walks back in time:
 
     dL/dh_t = (dL/dh_t from the output) + da_{t+1} W     h_t feeds the output and step t+1
     da_t    = dL/du_t = dL/dh_t * f'(u_t)                f' = 1 - h_t^2 (tanh), [h_t > 0] (relu)
