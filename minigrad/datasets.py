@@ -9,7 +9,7 @@
 **Where the files are looked for**, in this order; the first place that holds every file
 of the requested split is used:
 
-1. ``root``, the argument (a *data root*);
+1. ``root``, the argument (a *data root*; ``--data-dir`` on the command line);
 2. the data root named by the environment variable ``MINIGRAD_DATA``;
 3. the repository's ``datasets/`` folder (only in a source checkout: the folder next to
    ``pyproject.toml``, never a ``datasets`` folder of an installed package);
@@ -17,6 +17,10 @@ of the requested split is used:
    ``dataset-fashion-mnist`` installs ``/usr/share/datasets/fashion-mnist/``);
 5. a download (unless ``download=False``) into the first *writable* one of ``root``,
    ``$MINIGRAD_DATA`` and the repository's ``datasets/`` folder.
+
+``locate(name, train, root)`` answers "which folder would be read?" without reading or
+downloading anything: the first of places 1-4 that holds the split, or None (so a run can
+report which data it used).
 
 Under a data root the files keep their official names: ``fashion-mnist/`` and ``mnist/``
 hold the four IDX files (gzipped, ``train-images-idx3-ubyte.gz``, or not), and
@@ -34,12 +38,14 @@ reads and verifies the files again (about a second for Fashion-MNIST's training 
 **Downloads** stream into a temporary name in the target folder, are verified, and only
 then renamed to the official name (``os.replace``, atomic). A corrupt download raises
 ``ChecksumError``; a network error or a connection dropped mid-file moves on to the next
-mirror. Either way nothing is left behind. The base URLs are in ``MIRRORS``; the
-environment variable ``MINIGRAD_DATA_MIRROR`` (one or more base URLs separated by
-spaces) replaces them for every data set, e.g. for a local mirror.
+mirror. Either way nothing is left behind: no temporary file, and no folder that the
+download created and could not fill. A progress bar (tqdm) shows on a terminal only. The
+base URLs are in ``MIRRORS``; the environment variable ``MINIGRAD_DATA_MIRROR`` (one or
+more base URLs separated by spaces) replaces them for every data set, e.g. for a local
+mirror.
 
 When the data are nowhere and cannot be downloaded, one ``FileNotFoundError`` lists every
-place searched and the three ways to provide the data.
+place searched and the ways to provide the data.
 
 CIFAR-10 is read from its *binary* distribution: each record is one label byte followed
 by 3072 pixel bytes (1024 red, 1024 green, 1024 blue, each a 32x32 image row by row).
@@ -56,7 +62,6 @@ import http.client
 import os
 import secrets
 import struct
-import sys
 import tarfile
 import urllib.request
 import zlib
@@ -64,7 +69,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy
 
-__all__ = ["fashion_mnist", "mnist", "cifar10", "CLASSES", "ChecksumError"]
+__all__ = ["fashion_mnist", "mnist", "cifar10", "locate", "CLASSES", "ChecksumError"]
 
 
 class ChecksumError(ValueError):
@@ -149,6 +154,7 @@ REPO_DATA = _CHECKOUT / "datasets" if (_CHECKOUT / "pyproject.toml").is_file() e
 TIMEOUT = 30  # seconds without an answer before a mirror counts as unreachable
 _CHUNK = 1 << 20
 _NAMES = {"fashion-mnist": "Fashion-MNIST", "mnist": "MNIST", "cifar10": "CIFAR-10"}
+_ROOT = "data root (root= in Python, --data-dir on the command line)"  # place 1, in messages
 
 
 # ---------------------------------------------------------------------------------------
@@ -184,33 +190,34 @@ def cifar10(train: bool = True, root=None, download: bool = True) -> tuple[numpy
 def _load(name: str, train: bool, root, download: bool):
     """Search, else download, then verify and parse; or one error that says it all."""
     files = FILES[name][bool(train)]
-    searched = []  # one line per place, for the error message
-    for place, folder in _places(name, root):
-        if folder is None:
-            searched.append(place)
-            continue
-        paths, missing = _find_files(folder, files)
-        if not missing:
-            return _read(name, paths)
-        searched.append(f"{place} {folder} ({_describe_missing(folder, missing)})")
+    folder, searched = _search(name, files, root)  # searched: one line per place, for the error
+    if folder is not None:
+        return _read(name, _find_files(folder, files)[0])
 
     if not download:
         searched.append("download: not attempted (download=False)")
     else:
-        target = _download_root(root)
+        target, created = _download_root(root)
         if target is None:
             searched.append(
                 "download: nowhere to put the files (no root given, MINIGRAD_DATA not set, "
                 "and not running from a source checkout with a writable datasets/ folder)"
             )
         else:
-            failures = _download(name, files, target)  # raises ChecksumError on a corrupt download
+            folder = target / FOLDERS[name]
+            try:
+                created = _make_folders(folder) + created  # innermost first
+                failures = _download(name, files, folder)  # raises ChecksumError on a corrupt download
+            except OSError as error:  # the folder cannot be made, or the disk is full, ...
+                failures = [f"{type(error).__name__}: {error}"]
+            finally:
+                _remove_empty(created)  # a failed download leaves no folder of its own behind
             if not failures:
-                paths, missing = _find_files(target / FOLDERS[name], files)
+                paths, missing = _find_files(folder, files)
                 if not missing:
                     return _read(name, paths)
                 failures = [f"the download did not contain {', '.join(missing)}"]
-            searched.append(f"download into {target / FOLDERS[name]}:")
+            searched.append(f"download into {folder}:")
             searched.extend(f"    {failure}" for failure in failures)
     raise FileNotFoundError(_not_found_message(name, train, searched))
 
@@ -223,9 +230,9 @@ def _places(name: str, root):
     """(description, folder or None) for each place in search order; None = not available."""
     places = []
     if root is None:
-        places.append(("root argument: not given", None))
+        places.append((f"{_ROOT}: not given", None))
     else:
-        places.append(("root argument", Path(root).expanduser() / FOLDERS[name]))
+        places.append((f"{_ROOT}:", Path(root).expanduser() / FOLDERS[name]))
     environment = os.environ.get("MINIGRAD_DATA")
     if environment:
         places.append(("$MINIGRAD_DATA", Path(environment).expanduser() / FOLDERS[name]))
@@ -244,6 +251,29 @@ def _places(name: str, root):
     return places
 
 
+def locate(name: str, train: bool = True, root=None) -> Path | None:
+    """The folder that ``name``'s split is read from: the first place in the search order
+    (see the module docstring) that holds all its files, or None when none does yet."""
+    if name not in FILES:
+        raise ValueError(f"unknown data set {name!r}; expected one of {', '.join(FILES)}")
+    return _search(name, FILES[name][bool(train)], root)[0]
+
+
+def _search(name: str, files, root):
+    """(the first folder in search order that holds every file of ``files``, or None;
+    one line per place looked at, saying why it was passed over)."""
+    searched = []
+    for place, folder in _places(name, root):
+        if folder is None:
+            searched.append(place)
+            continue
+        missing = _find_files(folder, files)[1]
+        if not missing:
+            return folder, searched
+        searched.append(f"{place} {folder} ({_describe_missing(folder, missing)})")
+    return None, searched
+
+
 def _find_files(folder: Path, files):
     """The path of each file in ``folder`` (plain preferred to .gz) and the names not found."""
     paths, missing = [], []
@@ -259,7 +289,7 @@ def _find_files(folder: Path, files):
 
 def _describe_missing(folder: Path, missing) -> str:
     if not folder.is_dir():
-        return "folder does not exist"
+        return "not a folder" if folder.exists() else "folder does not exist"
     return "missing " + ", ".join(name if name.endswith(".bin") else f"{name}[.gz]" for name in missing)
 
 
@@ -272,18 +302,21 @@ def _not_found_message(name: str, train: bool, searched) -> str:
         f"  {i}. {line}" if not line.startswith("    ") else f"    {line}"
         for i, line in enumerate(searched, 1)
     ]
-    lines += [
-        "Three ways to provide the data:",
+    ways = [
         (
-            f"  1. put the files, with their official names, in <data root>/{folder}/ and pass "
-            "root=<data root> (or --data-dir), or set the environment variable MINIGRAD_DATA=<data root>;"
+            f"put the files, with their official names, in <data root>/{folder}/ and pass "
+            "root=<data root> in Python or --data-dir <data root> on the command line, or set "
+            "the environment variable MINIGRAD_DATA=<data root>;"
         ),
-        "  2. for Fashion-MNIST, install the Debian/Ubuntu package: sudo apt-get install dataset-fashion-mnist;",
         (
-            "  3. allow the download (download=True, the default) on a machine with network access "
+            "allow the download (download=True, the default) on a machine with network access "
             "(sources: datasets/README.md)."
         ),
     ]
+    if name == "fashion-mnist":
+        ways.insert(1, "install the Debian/Ubuntu package: sudo apt-get install dataset-fashion-mnist;")
+    lines.append("Ways to provide the data:")
+    lines += [f"  {i}. {way}" for i, way in enumerate(ways, 1)]
     return "\n".join(lines)
 
 
@@ -384,20 +417,39 @@ def _parse_cifar(data: bytes, path: Path):
 # Downloading
 
 
-def _download_root(root) -> Path | None:
-    """The first writable data root of: root, $MINIGRAD_DATA, the repository's datasets/."""
-    candidates = [root, os.environ.get("MINIGRAD_DATA") or None, REPO_DATA]
-    for candidate in candidates:
+def _download_root(root) -> tuple[Path | None, list[Path]]:
+    """The first writable data root of: root, $MINIGRAD_DATA, the repository's datasets/
+    (created if need be), and the folders created for it; (None, []) when none is."""
+    for candidate in (root, os.environ.get("MINIGRAD_DATA") or None, REPO_DATA):
         if candidate is None:
             continue
         folder = Path(candidate).expanduser()
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            created = _make_folders(folder)
         except OSError:
             continue
         if os.access(folder, os.W_OK | os.X_OK):
-            return folder
-    return None
+            return folder, created
+        _remove_empty(created)
+    return None, []
+
+
+def _make_folders(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; return the ones created, innermost first."""
+    created = [path for path in (folder, *folder.parents) if not path.exists()]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        _remove_empty(created)
+        raise
+    return created
+
+
+def _remove_empty(folders) -> None:
+    """Remove each folder that is empty, in the order given; one that holds anything stays."""
+    for folder in folders:
+        with contextlib.suppress(OSError):  # not empty, or already gone
+            folder.rmdir()
 
 
 def _mirrors(name: str):
@@ -405,15 +457,12 @@ def _mirrors(name: str):
     return override or MIRRORS[name]
 
 
-def _download(name: str, files, data_root: Path):
-    """Fetch the missing ``files`` into ``data_root``; return a list of failures (empty = done).
-
-    CIFAR-10 comes as one archive holding both splits, so all of it is extracted.
+def _download(name: str, files, folder: Path):
+    """Fetch the missing ``files`` into ``folder`` (which exists); return a list of failures
+    (empty = done). CIFAR-10 comes as one archive holding both splits, so all of it is extracted.
     """
-    folder = data_root / FOLDERS[name]
-    folder.mkdir(parents=True, exist_ok=True)
     if name == "cifar10":
-        return _download_cifar(data_root, folder)
+        return _download_cifar(folder)
     for file in _find_files(folder, files)[1]:  # only the ones not there yet
         failures = _download_gzip(name, file, folder)
         if failures:  # no mirror delivered this file: the next one would fail the same way
@@ -445,12 +494,12 @@ def _download_gzip(name: str, file: str, folder: Path):
     return failures
 
 
-def _download_cifar(data_root: Path, folder: Path):
+def _download_cifar(folder: Path):
     """The binary archive: fetch, check its SHA-256, extract and check every .bin file."""
     failures = []
     for base in _mirrors("cifar10"):
         url = base.rstrip("/") + f"/{CIFAR10_ARCHIVE}"
-        with _temporary(data_root, CIFAR10_ARCHIVE) as archive:
+        with _temporary(folder, CIFAR10_ARCHIVE) as archive:
             try:
                 _fetch(url, archive)
             except (OSError, http.client.HTTPException) as error:
@@ -501,18 +550,17 @@ def _temporary(folder: Path, name: str):
 
 def _fetch(url: str, destination: Path) -> None:
     """Stream ``url`` into ``destination`` with a progress bar; a short transfer raises."""
+    from tqdm import tqdm  # imported when a download starts: it adds 0.1 s to `import minigrad`
+
     with urllib.request.urlopen(url, timeout=TIMEOUT) as response, open(destination, "xb") as file:
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
-        progress = _Progress(url.rsplit("/", 1)[-1], total)
-        received = 0
-        try:
+        # disable=None: the bar shows only when stderr is a terminal, never in a log file
+        with tqdm(total=total, desc=url.rsplit("/", 1)[-1], unit="B", unit_scale=True, disable=None) as bar:
             while chunk := response.read(_CHUNK):
                 file.write(chunk)
-                received += len(chunk)
-                progress.update(len(chunk))
-        finally:
-            progress.close()
+                bar.update(len(chunk))
+        received = file.tell()
     # http.client returns b"" (no exception) when the server hangs up early: check the count
     if total is not None and received != total:
         raise ConnectionError(f"connection dropped after {received} of {total} bytes")
@@ -521,31 +569,3 @@ def _fetch(url: str, destination: Path) -> None:
 def _reason(error: BaseException) -> str:
     reason = getattr(error, "reason", None)  # URLError wraps the socket error
     return f"{type(error).__name__}: {reason if reason is not None else error}"
-
-
-class _Progress:
-    """tqdm when it is installed, else one updating line; silent when stderr is not a terminal."""
-
-    def __init__(self, name: str, total: int | None):
-        self.name, self.total, self.done, self.bar = name, total, 0, None
-        self.enabled = sys.stderr.isatty()
-        if self.enabled:
-            try:
-                from tqdm import tqdm  # optional, and imported only when a download starts
-            except ImportError:
-                return
-            self.bar = tqdm(total=total, desc=name, unit="B", unit_scale=True, file=sys.stderr)
-
-    def update(self, count: int) -> None:
-        self.done += count
-        if self.bar is not None:
-            self.bar.update(count)
-        elif self.enabled:
-            of = f" of {self.total / 1e6:.1f}" if self.total else ""
-            print(f"\r{self.name}: {self.done / 1e6:.1f}{of} MB", end="", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-        elif self.enabled:
-            print(file=sys.stderr)

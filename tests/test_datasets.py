@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import http.server
 import io
+import re
 import socket
 import struct
 import tarfile
@@ -316,6 +317,50 @@ def test_not_found_lists_every_place_and_the_three_ways(isolated):
         assert expected in message, expected
 
 
+@pytest.mark.parametrize("given", [True, False])
+def test_not_found_names_the_data_root_for_python_and_cli_users(isolated, given):
+    """The first place is the data root, named as both audiences know it: root= and --data-dir."""
+    root = isolated / "nowhere" if given else None
+    with pytest.raises(FileNotFoundError) as caught:
+        datasets.mnist(root=root, download=False)
+    message = str(caught.value)
+    first_place = message.splitlines()[1]
+    assert first_place.startswith("  1. data root") and "root=" in first_place and "--data-dir" in first_place
+    assert (str(root / "mnist") in first_place) if given else first_place.endswith("not given")
+    assert "root argument" not in message
+    assert "root=<data root> in Python or --data-dir <data root> on the command line" in message
+    assert "apt-get" not in message  # the Debian package holds Fashion-MNIST only
+
+
+# ---------------------------------------------------------------------------------------
+# locate: which folder a split would be read from
+
+
+def test_locate_returns_the_folder_the_loader_reads(monkeypatch, isolated):
+    files = make_idx_files()
+    expect(monkeypatch, "mnist", files)
+    assert datasets.locate("mnist", root=isolated / "root") is None  # nowhere yet
+    write_idx(isolated / "env" / "mnist", files)
+    monkeypatch.setenv("MINIGRAD_DATA", str(isolated / "env"))
+    assert datasets.locate("mnist", root=isolated / "root") == isolated / "env" / "mnist"
+    write_idx(isolated / "root" / "mnist", {k: v for k, v in files.items() if k.startswith("t10k")})
+    # the root holds the test split only: the training split still comes from $MINIGRAD_DATA
+    assert datasets.locate("mnist", train=False, root=isolated / "root") == isolated / "root" / "mnist"
+    assert datasets.locate("mnist", train=True, root=isolated / "root") == isolated / "env" / "mnist"
+    (isolated / "env" / "mnist" / "t10k-images-idx3-ubyte").write_bytes(b"damaged")
+    images, _ = datasets.mnist(train=False, root=isolated / "root", download=False)  # reads the root
+    assert images.shape == (20, 28, 28)
+
+
+def test_locate_finds_the_os_copy_and_rejects_unknown_names(monkeypatch, isolated):
+    write_idx(isolated / "os", make_idx_files(), gzipped=True)
+    monkeypatch.setattr(datasets, "OS_DATA", {"fashion-mnist": isolated / "os"})
+    assert datasets.locate("fashion-mnist", train=False) == isolated / "os"
+    assert datasets.locate("cifar10", train=False) is None
+    with pytest.raises(ValueError, match="unknown data set 'fashion_mnist'; expected one of fashion-mnist"):
+        datasets.locate("fashion_mnist")
+
+
 # ---------------------------------------------------------------------------------------
 # Downloads from a local server
 
@@ -389,7 +434,50 @@ def test_download_server_absent_lists_the_places_searched(monkeypatch, isolated)
     assert "$MINIGRAD_DATA: not set" in message and str(isolated / "no-os-copy") in message
     assert f"http://127.0.0.1:{port}/train-images-idx3-ubyte.gz" in message
     assert "apt-get install dataset-fashion-mnist" in message
-    assert leftovers(isolated / "data") == ["fashion-mnist"]  # the empty folder only
+    assert not (isolated / "data").exists()  # the folders the download made are gone again
+
+
+def test_a_failed_download_removes_only_the_folders_it_created(monkeypatch, isolated, server):
+    monkeypatch.setitem(datasets.MIRRORS, "mnist", [server.url + "/nothing-here/"])  # 404 for all
+    nested = isolated / "new" / "data" / "root"
+    with pytest.raises(FileNotFoundError, match="HTTPError"):
+        datasets.mnist(root=nested)
+    assert leftovers(isolated) == []  # new/, data/, root/ and mnist/ were all made by the download
+    users = isolated / "users-root"
+    (users / "mnist").mkdir(parents=True)  # the user's folders, empty
+    with pytest.raises(FileNotFoundError, match="HTTPError"):
+        datasets.mnist(root=users)
+    assert leftovers(isolated) == ["mnist", "users-root"]  # both kept
+
+
+def test_a_data_set_folder_that_is_a_file_is_reported(monkeypatch, isolated, server):
+    monkeypatch.setitem(datasets.MIRRORS, "mnist", [server.url + "/"])
+    (isolated / "mnist").write_bytes(b"not a folder")
+    with pytest.raises(FileNotFoundError) as caught:
+        datasets.mnist(root=isolated)
+    message = str(caught.value)
+    assert f"{isolated / 'mnist'} (not a folder)" in message and "FileExistsError" in message
+    assert server.requests == []
+
+
+def test_the_progress_bar_shows_on_a_terminal_only(monkeypatch, isolated, server, capsys):
+    files = make_idx_files()
+    expect(monkeypatch, "mnist", files)
+    serve_idx(server, "mnist", files)
+    monkeypatch.setitem(datasets.MIRRORS, "mnist", [server.url + "/mnist/"])
+    datasets.mnist(train=False, root=isolated / "quiet")
+    assert capsys.readouterr().err == ""  # pytest's stderr is not a terminal
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    datasets.mnist(train=False, root=isolated / "loud")
+    shown = terminal.getvalue()
+    assert "t10k-images-idx3-ubyte.gz" in shown and "t10k-labels-idx1-ubyte.gz" in shown
+    assert "100%" in shown
 
 
 def test_download_falls_through_to_the_next_mirror(monkeypatch, isolated, server):
@@ -436,7 +524,7 @@ def test_cifar_archive_checksum_mismatch(monkeypatch, isolated, server):
     monkeypatch.setitem(datasets.MIRRORS, "cifar10", [server.url])
     with pytest.raises(datasets.ChecksumError, match=datasets.ARCHIVE_SHA256[datasets.CIFAR10_ARCHIVE]):
         datasets.cifar10(root=isolated)
-    assert leftovers(isolated) == ["cifar-10-batches-bin"]
+    assert leftovers(isolated) == []  # no archive, no .part, no empty folder
 
 
 def test_cifar_archive_with_path_traversal_is_refused(monkeypatch, isolated, server):
@@ -450,4 +538,13 @@ def test_cifar_archive_with_path_traversal_is_refused(monkeypatch, isolated, ser
     with pytest.raises(ValueError, match=r"unsafe member '\.\./escaped\.bin'"):
         datasets.cifar10(root=root)
     assert not (isolated / "escaped.bin").exists()
-    assert leftovers(root) == ["cifar-10-batches-bin"]
+    assert not root.exists()  # nothing extracted, and the folders the download made are gone
+
+
+def test_the_data_readme_names_only_files_of_the_repository():
+    """datasets/README.md must stand on its own in a clone: every file it names exists."""
+    repository = Path(__file__).resolve().parent.parent
+    readme = (repository / "datasets" / "README.md").read_text()
+    named = re.findall(r"`([\w./-]+\.(?:md|py|toml))`", readme)
+    assert named, "the pattern found no file names: the test would prove nothing"
+    assert [name for name in named if not (repository / name).is_file()] == []
