@@ -302,7 +302,7 @@ def run_backward(outputs, output_grads, retain_graph=False, create_graph=False, 
     for t, g in zip(outputs, output_grads):
         _collect(grads, _vertex(t), t._output_index, g)
 
-    stored = {id(g.data) for g in output_grads}  # the caller's arrays: never stored as .grad
+    visible = {id(g.data) for g in output_grads}  # the caller's arrays (see _private)
     wanted = None if inputs is None else {(id(_vertex(t)), t._output_index): i for i, t in enumerate(inputs)}
     results = [None] * (0 if inputs is None else len(inputs))
     ready = list({id(v): v for v in map(_vertex, outputs) if pending.get(id(v), 0) == 0}.values())
@@ -315,7 +315,7 @@ def run_backward(outputs, output_grads, retain_graph=False, create_graph=False, 
             if isinstance(vertex, Function):
                 input_grads = ()
                 if grad is not None:
-                    grad = _visit_outputs(vertex, grad, inputs is None, stored)
+                    grad = _visit_outputs(vertex, grad, inputs is None, visible)
                     input_grads = _node_backward(vertex, grad, anomaly)
                 if not retain_graph:
                     vertex.release()
@@ -335,13 +335,13 @@ def run_backward(outputs, output_grads, retain_graph=False, create_graph=False, 
                     if not pending[key]:
                         ready.append(edge)
             elif grad is not None:  # a leaf
-                grad = _visit_tensor(vertex, grad, inputs is None, stored)
+                grad = _visit_tensor(vertex, grad, inputs is None, visible)
             if wanted is not None and grad is not None:
                 pieces = enumerate(grad) if isinstance(grad, list) else [(None, grad)]
                 for index, g in pieces:
                     position = wanted.get((id(vertex), index))
-                    if position is not None:
-                        results[position] = g
+                    if position is not None and g is not None:
+                        results[position] = _private(g, visible)
     return results
 
 
@@ -356,14 +356,14 @@ def _collect(grads, vertex, index, g) -> None:
     pieces[index] = g if pieces[index] is None else pieces[index] + g
 
 
-def _visit_outputs(fn, grad, accumulate, stored):
+def _visit_outputs(fn, grad, accumulate, visible):
     """Hooks and retain_grad of the node's output(s), on their total gradients."""
     if fn.num_outputs == 1:
         output = fn.output_ref()
         if output is not None and (output._hooks or output._retains_grad):
-            grad = _visit_tensor(output, grad, accumulate, stored)
+            grad = _visit_tensor(output, grad, accumulate, visible)
         return grad
-    return [g if g is None else _visit_tensor(ref(), g, accumulate, stored)
+    return [g if g is None else _visit_tensor(ref(), g, accumulate, visible)
             for ref, g in zip(fn.output_refs, grad)]
 
 
@@ -390,40 +390,47 @@ def _node_backward(fn, grad, anomaly):
     return input_grads
 
 
-def _visit_tensor(tensor, grad, accumulate, stored):
-    """Run a tensor's hooks on its total gradient; store it in .grad if asked to
-    (``stored``: ids of the arrays given to some ``.grad`` in this backward)."""
+def _visit_tensor(tensor, grad, accumulate, visible):
+    """Run a tensor's hooks on its total gradient; store it in .grad if asked to."""
     if tensor is None:  # the output Tensor was dropped by the user: no hooks to run
         return grad
     for hook in list(tensor._hooks.values()):
+        visible.add(id(grad.data))  # a hook may keep what it is shown
         replaced = hook(grad)
         if replaced is not None:
             grad = replaced
+            visible.add(id(grad.data))  # or what it returns
     if accumulate and (tensor._node is None or tensor._retains_grad):
-        if tensor.grad is not None:
-            tensor.grad = tensor.grad + grad  # a new array; recorded only under create_graph
-        elif is_grad_enabled():  # create_graph: keep the graph so .grad can be differentiated
-            tensor.grad = grad
-        else:
-            tensor.grad = _tensor.Tensor._make(_private_array(grad.data, tensor, stored))
+        # a sum is a new array (recorded only under create_graph)
+        tensor.grad = _private(grad, visible) if tensor.grad is None else tensor.grad + grad
     return grad
 
 
-def _private_array(array, tensor, stored: set):
-    """``array`` itself if no one else can see it, else a copy: optimizers and clipping
-    update ``.grad`` in place, so two ``.grad`` must never share memory.
+def _private(grad, visible: set):
+    """``grad`` as the engine hands it out, in ``.grad`` or as a result of ``grad()``: in
+    memory that no other gradient shares, and writable. Optimizers and clipping change
+    ``.grad`` in place, and backward rules share arrays freely (Add gives the same one
+    to both inputs, sum gives a read-only broadcast view), so this is checked here, at
+    the engine's only exit, in both modes.
 
-    As PyTorch's AccumulateGrad, which keeps the gradient when nothing else refers to
-    it. Others may see a view or a read-only array (the backward of sum hands out a
-    broadcast view), an array already stored in another ``.grad`` during this backward
-    (Add gives one array to both its inputs), the caller's ``grad=``, or what a hook
-    was shown. Not copying the rest saved 0.4 ms of the 5.8 ms mlp step (benchmarks/).
+    Under create_graph=True the gradient is always copied, with a recorded op so that
+    it stays differentiable (the recorded backward may have saved the original); as
+    PyTorch's AccumulateGrad. Otherwise the array is kept when it owns its memory, is
+    writable, and is not ``visible`` (the ids of the arrays already handed out in this
+    backward, the caller's ``grad=``, what a hook saw); any other is copied. Keeping
+    saved 0.4 ms of the 5.8 ms mlp step (benchmarks/).
     """
+    if is_grad_enabled():
+        from .ops.elementwise import copy
+
+        return copy(grad)
+    array = grad.data
     flags = array.flags
-    if id(array) in stored or tensor._hooks or not flags.owndata or not getattr(flags, "writeable", True):
-        array = array.copy()  # CuPy's flags have no "writeable": its arrays always are
-    stored.add(id(array))
-    return array
+    # CuPy's flags have no "writeable": its arrays always are
+    if id(array) in visible or not flags.owndata or not getattr(flags, "writeable", True):
+        array = array.copy()
+    visible.add(id(array))
+    return _tensor.Tensor._make(array)
 
 
 def _match(grad, shape, dtype):

@@ -96,6 +96,83 @@ def test_leaf_grad_is_own_writable_array():
     np.testing.assert_allclose(seen[0].numpy(), [2.0, 2.0])
 
 
+# Ops whose backward hands one gradient array to two inputs (Add, Sub), or a view of it
+# (reshape, the broadcast view of sum's backward), or passes it through unchanged.
+SHARING_OPS = [
+    ("add", lambda a, b: a + b, (2,), (2,)),
+    ("sub_broadcast", lambda a, b: a - b, (3, 2), (2,)),
+    ("add_0d", lambda a, b: a + b, (), ()),
+    ("times_one_plus", lambda a, b: a * 1 + b, (2,), (2,)),
+    ("reshapes_added", lambda a, b: a.reshape(2, 1) + b.reshape(1, 2), (2,), (2,)),
+    ("add_then_add", lambda a, b: (a + b) + (b + a), (2, 2), (2, 2)),
+    ("stack", lambda a, b: mg.stack([a, b]), (3,), (3,)),
+]
+
+
+def _assert_private_writable(*tensors):
+    """Each gradient is its own writable array: changing one in place changes no other."""
+    if tensors[0].device == "cpu":  # device arrays have no NumPy flags (CuPy is always writable)
+        for i, t in enumerate(tensors):
+            assert t.data.flags.writeable, f"gradient {i} is read-only"
+            for other in tensors[i + 1:]:
+                assert not np.shares_memory(t.data, other.data), f"gradient {i} shares memory with another"
+    before = [t.numpy().copy() for t in tensors]
+    for i, t in enumerate(tensors):
+        t.data[...] += 1.0  # raises on a read-only array
+        for other, expected in zip(tensors, before):
+            np.testing.assert_array_equal(other.numpy(), expected + (other is t), f"writing to gradient {i}")
+        t.data[...] -= 1.0
+
+
+@pytest.mark.parametrize("create_graph", [False, True], ids=["plain", "create_graph"])
+@pytest.mark.parametrize("fn, shape_a, shape_b", [row[1:] for row in SHARING_OPS], ids=[row[0] for row in SHARING_OPS])
+def test_dot_grads_never_share_memory(fn, shape_a, shape_b, create_graph, device):
+    a = mg.tensor(np.ones(shape_a), requires_grad=True, device=device)
+    b = mg.tensor(np.full(shape_b, 2.0), requires_grad=True, device=device)
+    fn(a, b).sum().backward(create_graph=create_graph)
+    assert a.grad.shape == shape_a and b.grad.shape == shape_b
+    _assert_private_writable(a.grad, b.grad)
+
+
+@pytest.mark.parametrize("create_graph", [False, True], ids=["plain", "create_graph"])
+@pytest.mark.parametrize("fn, shape_a, shape_b", [row[1:] for row in SHARING_OPS], ids=[row[0] for row in SHARING_OPS])
+def test_grad_results_never_share_memory(fn, shape_a, shape_b, create_graph):
+    a, b = leaf(np.ones(shape_a)), leaf(np.full(shape_b, 2.0))
+    grad_a, grad_b = mg.grad(fn(a, b).sum(), [a, b], create_graph=create_graph)
+    _assert_private_writable(grad_a, grad_b)
+
+
+@pytest.mark.parametrize("create_graph", [False, True], ids=["plain", "create_graph"])
+def test_dot_grad_never_shares_the_callers_grad(create_graph):
+    a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    g = mg.tensor([1.0, -1.0], dtype=mg.float64)
+    (a + b).backward(g, create_graph=create_graph)
+    _assert_private_writable(g, a.grad, b.grad)
+
+
+def test_clip_grad_norm_after_a_create_graph_backward():
+    """The reported failure: one read-only array shared by a.grad and b.grad made the
+    in-place clipping raise "output array is read-only"."""
+    from minigrad.optim import clip_grad_norm_
+
+    a, b = leaf([3.0, 0.0]), leaf([0.0, 4.0])
+    (a + b).sum().backward(create_graph=True)  # each gradient is [1, 1]: total norm 2
+    assert clip_grad_norm_([a, b], 1.0) == pytest.approx(2.0)
+    np.testing.assert_allclose(a.grad.numpy(), [0.5, 0.5], rtol=1e-5)
+    np.testing.assert_allclose(b.grad.numpy(), [0.5, 0.5], rtol=1e-5)
+
+
+def test_create_graph_dot_grad_stays_differentiable():
+    # y = sum(x^3): dy/dx = 3 x^2 stored in .grad with its graph; d/dx sum(3 x^2) = 6 x
+    x = leaf([1.0, -2.0])
+    (x * x * x).sum().backward(create_graph=True)
+    first = x.grad
+    assert first.requires_grad
+    x.grad = None
+    first.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [6.0, -12.0])
+
+
 def test_backward_of_leaf_itself():
     x = leaf(2.0)
     x.backward()

@@ -109,11 +109,33 @@ def test_softmax_of_huge_logits_matches_torch():
     compare_with_torch(lambda t: F.log_softmax(t, axis=-1), lambda t: torch.log_softmax(t, dim=-1), x)
 
 
+@pytest.mark.parametrize("axis", [-1, 0])
+@pytest.mark.parametrize("name, value", [("softmax", 1.0), ("log_softmax", 0.0)])
+def test_softmax_of_a_0d_tensor(name, value, axis):
+    """A 0-d tensor is a distribution over one value: softmax 1, log_softmax 0, and
+    nothing the input can change, so gradient 0 (as PyTorch, whose 0-d tensors accept
+    dim 0 and -1). Functions and methods alike, with the default axis too."""
+    function = getattr(F, name)
+    for make in (lambda x: function(x, axis=axis), lambda x: getattr(x, name)(axis), getattr(mg.Tensor, name)):
+        x = mg.tensor(2.5, requires_grad=True)
+        y = make(x)
+        assert y.shape == () and y.dtype == mg.float32
+        assert y.item() == value
+        y.backward()
+        assert x.grad.item() == 0.0
+
+
 def test_softmax_bad_axis():
     with pytest.raises(ValueError, match="axis 2 is out of range"):
         F.softmax(mg.tensor(float32(3, 4)), axis=2)
     with pytest.raises(ValueError, match="axis -3 is out of range"):
         F.log_softmax(mg.tensor(float32(3, 4)), axis=-3)
+    with pytest.raises(ValueError, match="axis 1 is out of range for a tensor with 0 dimensions"):
+        F.softmax(mg.tensor(1.0), axis=1)
+    with pytest.raises(ValueError, match="axis -2 is out of range"):
+        mg.tensor(1.0).log_softmax(-2)
+    with pytest.raises(TypeError, match="one axis"):
+        F.softmax(mg.tensor(float32(3, 4)), axis=(0, 1))  # as PyTorch's dim: one int
 
 
 # -------------------------------------------------------------------------------------

@@ -251,12 +251,28 @@ class Abs(Function):
 
 
 class Clip(Function):
-    """y = min(max(x, lo), hi);  dy/dx = 1 where lo <= x <= hi, else 0 (as torch.clamp)."""
+    """y = min(max(x, lo), hi);  dy/dx = 1 where lo <= x <= hi, else 0.
+
+    Either bound may be None (no bound on that side). With lo > hi every entry is hi (hi
+    is applied last, as in NumPy and PyTorch) and the gradient is 0 everywhere.
+
+    At x == lo and x == hi, y has a kink and no derivative, so the gradient there is a
+    convention. minigrad takes 1 (the closed interval), as torch.clamp does up to torch
+    2.13.0, the version our parity tests are pinned to. PyTorch 2.14 switched to 0 there (the minimum-norm subgradient, which relu and hardtanh use); we keep 1 because
+    clipping itself puts values exactly on a bound (a weight clipped to [0, 1] last step),
+    and with 0 such a value would never receive a gradient again, not even one that
+    points back inside.
+    """
 
     def forward(self, x, lo, hi):
         self.lo, self.hi = lo, hi
         self.save_for_backward(x)
-        return get_array_module(x).clip(x, lo, hi)
+        xp = get_array_module(x)
+        if lo is not None and hi is not None and lo > hi:
+            # spelled out so that every backend gives hi: NumPy documents this order, the
+            # array API standard leaves clip with lo > hi to the implementation
+            return xp.minimum(xp.maximum(x, lo), hi)
+        return xp.clip(x, lo, hi)
 
     def backward(self, grad):
         (x,) = self.saved_tensors
@@ -316,6 +332,17 @@ class Cast(Function):
 
     def backward(self, grad):
         return cast(grad, self.input_dtype)
+
+
+class Copy(Function):
+    """y = x in memory of its own;  dy/dx = 1. The engine stores gradients with it under
+    create_graph=True, so that ``.grad`` never shares memory and stays differentiable."""
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, grad):
+        return grad
 
 
 class ToDevice(Function):
@@ -432,8 +459,6 @@ def abs(x):
 def clip(x, lo=None, hi=None):
     if lo is None and hi is None:
         raise ValueError("clip needs at least one of lo and hi")
-    if lo is not None and hi is not None and lo > hi:
-        raise ValueError(f"clip needs lo <= hi, got lo={lo}, hi={hi}")
     return Clip.apply(x, lo=lo, hi=hi)
 
 
@@ -464,6 +489,10 @@ def cast(x, dtype):
         # integers and booleans carry no gradient (as PyTorch): a conversion off the graph
         return Tensor._make(x.data.astype(dtype))
     return Cast.apply(x, dtype=dtype)
+
+
+def copy(x):
+    return Copy.apply(x)
 
 
 def to_device(x, device):

@@ -18,6 +18,7 @@ from .. import random as _random
 from ..autograd import Function
 from ..backend import get_array_module, to_device
 from ..tensor import Tensor
+from .reduce import normalize_axes
 from .shape import getitem
 
 
@@ -92,10 +93,16 @@ def log_softmax(x, axis=-1):
     return LogSoftmax.apply(x, axis=_axis(axis, x.ndim))
 
 
-def _axis(axis, ndim):
-    if not -ndim <= axis < max(ndim, 1):
-        raise ValueError(f"axis {axis} is out of range for a tensor with {ndim} dimensions")
-    return axis % max(ndim, 1)
+def _axis(axis, ndim) -> tuple:
+    """``axis`` as the reductions take it: ``(axis,)``, counted from 0.
+
+    A 0-d tensor accepts axis 0 and -1 (as PyTorch) and gets ``()``, no axis: it is a
+    distribution over one value, so its softmax is 1, its log_softmax 0, and their
+    gradient 0 (the formulas above give exactly that when they reduce over no axis).
+    """
+    if isinstance(axis, (tuple, list)):
+        raise TypeError(f"softmax and log_softmax take one axis (an int), got {axis!r}")
+    return normalize_axes(axis, ndim)
 
 
 # -------------------------------------------------------------------------------------
