@@ -29,12 +29,19 @@ import contextlib
 import json
 import os
 import secrets
+import struct
 import zipfile
+import zlib
 
 import numpy
 
 from . import backend
 from .tensor import Tensor
+
+try:
+    from lzma import LZMAError
+except ImportError:  # a Python built without lzma: zipfile then raises RuntimeError instead
+    LZMAError = RuntimeError
 
 FORMAT = "minigrad-checkpoint"
 VERSION = 1
@@ -103,6 +110,21 @@ def _encode(value, key_path: str, arrays: dict):
     )
 
 
+# What reading a damaged or foreign file can raise, and from where. Each means "this
+# file is not a checkpoint we can read"; anything else (KeyboardInterrupt, a bug) passes.
+_DAMAGED = (
+    zipfile.BadZipFile,  # the zip structure: bad signatures, CRC mismatches, truncation
+    OSError, EOFError,  # data that ends early; a "bzip2" member that is not bzip2
+    zlib.error, LZMAError,  # a "deflate" or "lzma" member whose bytes are not
+    NotImplementedError,  # a compression method or flag that zipfile does not support
+    RuntimeError,  # a member marked as encrypted
+    RecursionError,  # a structure nested deeper than Python's stack (save cannot write one)
+    MemoryError,  # an array header declaring more than the machine's memory
+    struct.error, OverflowError,  # header fields of the wrong size, absurd sizes or offsets
+    ValueError, KeyError, IndexError, TypeError,  # NumPy's and JSON's parsers; a structure
+)  # that does not match the arrays
+
+
 def load(path) -> object:
     """Read a checkpoint written by ``save``; arrays come back as NumPy arrays."""
     path = os.fspath(path)
@@ -122,13 +144,20 @@ def load(path) -> object:
             if not isinstance(header, dict) or header.get("format") != FORMAT:
                 raise ValueError("its 'structure' entry is not a minigrad header")
             return _decode(header["root"], archive)
-    except (OSError, EOFError, KeyError, TypeError, ValueError, zipfile.BadZipFile) as error:
+    except _DAMAGED as error:
         if "allow_pickle" in str(error):  # NumPy refused an object array inside the archive
             raise ValueError(
                 f"{path!r} holds an array of Python objects; loading it would need "
                 "unpickling, and minigrad never unpickles"
             ) from error
-        raise ValueError(f"{path!r} is not a readable minigrad checkpoint: {error}") from error
+        raise ValueError(f"{path!r} is not a readable minigrad checkpoint: {_one_line(error)}") from error
+
+
+def _one_line(error: BaseException) -> str:
+    """What went wrong, in one line; named unless it is a ValueError, whose text (NumPy's,
+    JSON's or ours) says it all, where zipfile's may not ("Invalid data stream")."""
+    text = " ".join(str(error).split())
+    return text if isinstance(error, ValueError) else f"{text} ({type(error).__name__})"
 
 
 def _decode(node, archive):
