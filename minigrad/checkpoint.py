@@ -16,8 +16,8 @@ checkpoint only needs arrays and a few plain values, and both have safe formats:
 ``load`` reads with ``numpy.load(..., allow_pickle=False)`` and refuses anything that
 is not such an archive before NumPy can look at it, so no file can make minigrad
 unpickle. ``save`` writes to a temporary file next to ``path``, forces it to disk and
-then renames it over ``path`` in one step (``os.replace``): a crash mid-save leaves the
-previous checkpoint intact.
+then renames it over ``path`` in one step (``files.atomic_path``): a crash mid-save
+leaves the previous checkpoint intact.
 
     >>> minigrad.save({"model": model.state_dict(), "epoch": 3}, "run/checkpoint.npz")
     >>> state = minigrad.load("run/checkpoint.npz")
@@ -25,10 +25,8 @@ previous checkpoint intact.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import secrets
 import struct
 import zipfile
 import zlib
@@ -36,6 +34,7 @@ import zlib
 import numpy
 
 from . import backend
+from .files import atomic_path
 from .tensor import Tensor
 
 try:
@@ -54,20 +53,10 @@ def save(state, path) -> None:
     arrays = {}
     tree = _encode(state, "state", arrays)  # all TypeErrors happen before any file is touched
     text = json.dumps({"format": FORMAT, "version": VERSION, "root": tree})
-    path = os.fspath(path)
-    directory, name = os.path.split(os.path.abspath(path))
-    temporary = os.path.join(directory, f".{name}.{secrets.token_hex(8)}.tmp")
-    try:
-        with open(temporary, "xb") as file:  # "x": never overwrite a file that is not ours
-            # a file object, not a name: given a name, numpy.savez would append ".npz"
-            numpy.savez(file, structure=numpy.array(text), **arrays)
-            file.flush()
-            os.fsync(file.fileno())  # the bytes are on disk before the rename makes them visible
-        os.replace(temporary, path)
-    except BaseException:  # also KeyboardInterrupt: never leave a half-written file behind
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+    # "x": never overwrite a file that is not ours; a file object, not a name: given a
+    # name, numpy.savez would append ".npz"
+    with atomic_path(path) as temporary, open(temporary, "xb") as file:
+        numpy.savez(file, structure=numpy.array(text), **arrays)
 
 
 def _encode(value, key_path: str, arrays: dict):

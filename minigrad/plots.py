@@ -8,11 +8,16 @@ We draw on ``matplotlib.figure.Figure`` objects, not through ``pyplot``: a Figur
 made this way has no window and no global state, so saving a plot from a terminal or a
 test never opens a window, and calling these from a notebook does not change the
 notebook's plotting backend.
+
+Each picture is saved under a temporary name and renamed over its final name
+(``files.atomic_path``), so a run stopped while saving never leaves a broken PNG.
 """
 
 from __future__ import annotations
 
 import numpy
+
+from .files import atomic_path
 
 
 def matplotlib_available() -> bool:
@@ -27,6 +32,11 @@ def _figure(width: float, height: float):
     from matplotlib.figure import Figure  # lazy: an optional dependency
 
     return Figure(figsize=(width, height), layout="constrained")
+
+
+def _save(figure, path) -> None:
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=100)
 
 
 def plot_curves(history: list[dict], path, title: str) -> bool:
@@ -49,7 +59,7 @@ def plot_curves(history: list[dict], path, title: str) -> bool:
         axes.grid(alpha=0.3)
         axes.legend()
     figure.suptitle(title)
-    figure.savefig(path, dpi=100)
+    _save(figure, path)
     return True
 
 
@@ -74,14 +84,15 @@ def plot_confusion_matrix(matrix: numpy.ndarray, class_names, path, title: str) 
         for column in range(size):
             colour = "white" if matrix[row, column] > threshold else "black"
             axes.text(column, row, str(matrix[row, column]), ha="center", va="center", color=colour, fontsize=8)
-    figure.savefig(path, dpi=100)
+    _save(figure, path)
     return True
 
 
 def plot_comparison(runs: dict[str, list[dict]], path, title: str) -> bool:
     """Training loss (left) and test accuracy (right) per epoch, one line per
-    optimizer. ``runs`` maps a label (e.g. "adam lr=0.001") to its metrics.json
-    "epochs" list."""
+    optimizer. ``runs`` maps a label (e.g. "adam (lr=0.001)") to its metrics.json
+    "epochs" list; a run that diverged has the epochs it finished (maybe none) and
+    says so in its label."""
     if not matplotlib_available():
         return False
     figure = _figure(11, 4.5)
@@ -101,5 +112,5 @@ def plot_comparison(runs: dict[str, list[dict]], path, title: str) -> bool:
         axes.grid(alpha=0.3)
         axes.legend()
     figure.suptitle(title)
-    figure.savefig(path, dpi=100)
+    _save(figure, path)
     return True
