@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 from minigrad import train as training  # after the path set-up above
+from minigrad.files import atomic_path
 
 TARGETS = {"cnn": (0.90, 600), "mlp": (0.88, 300), "lstm": (0.87, 900), "rnn": (0.83, 900)}
 
@@ -49,10 +50,11 @@ def run_torch(model: str, seed: int) -> tuple[float, float]:
     torch.manual_seed(seed)
     net = torch_model(model, torch)
     optimizer = torch.optim.RMSprop(net.parameters(), lr=config.lr)
+    # the schedule minigrad's run uses (train.make_scheduler), in PyTorch's own class
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+                 if config.schedule == "cosine" else None)
     order = numpy.random.default_rng(seed)
-    for epoch in range(1, config.epochs + 1):
-        for group in optimizer.param_groups:
-            group["lr"] = training.learning_rate(config, epoch)
+    for _ in range(config.epochs):
         net.train()
         permutation = order.permutation(len(train_y))
         for start in range(0, len(train_y), config.batch_size):
@@ -64,6 +66,8 @@ def run_torch(model: str, seed: int) -> tuple[float, float]:
             if config.clip:
                 torch.nn.utils.clip_grad_norm_(net.parameters(), config.clip)
             optimizer.step()
+        if scheduler is not None:
+            scheduler.step()  # once per epoch, as minigrad's run does
     net.eval()
     with torch.no_grad():
         predicted = numpy.concatenate([net(torch.from_numpy(test_x[i:i + 500])).argmax(1).numpy()
@@ -119,8 +123,10 @@ def main() -> None:
         if args.torch:
             results[model]["torch"] = [run_torch(model, seed) for seed in args.seeds]
         print(f"{model}: {results[model]}", file=sys.stderr, flush=True)
-        # Written after every model so that a long run stopped half way keeps what it measured.
-        (args.out / "quality.json").write_text(json.dumps(results, indent=2) + "\n")
+        # Written after every model so that a long run stopped half way keeps what it measured
+        # (under a temporary name, then renamed: a stop during the write keeps the previous file).
+        with atomic_path(args.out / "quality.json") as temporary:
+            temporary.write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
 
 

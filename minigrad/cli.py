@@ -4,20 +4,27 @@
   Fashion-MNIST with RMSprop) and writes metrics.json, curves.png,
   confusion_matrix.png and checkpoint.npz to ``--out``. The loop itself is in
   ``minigrad/train.py``; this file only turns command-line options into a
-  ``TrainConfig``.
+  ``TrainConfig`` and errors into messages.
 * ``minigrad compare`` trains one model from one seed with several optimizers and
   plots their curves side by side.
 * ``minigrad demo`` fits a small network to sin(x) with nothing but Tensors and the
   backward engine: a first taste of what the lessons build up to.
 
-Exit codes: 0 success, 1 data or device not available, 2 bad arguments, 3 the loss
-became NaN or infinite, 130 interrupted with Ctrl-C.
+Every error a user can cause ends in one line on stderr that says what was wrong and
+what to do, and an exit code (``EXIT_CODES``); never in a traceback.
+
+Options that a resumed run takes from its checkpoint (``--model``, ``--seed``, ...)
+have the default None in the parser, so that "given on the command line" is simply
+"not None"; ``TrainConfig`` fills in the real defaults later, and the help texts name
+them.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -27,13 +34,54 @@ import numpy
 import minigrad as mg
 
 from . import backend, datasets
+from . import compare as comparing
 from . import train as training
 from .models import MODELS
 
+EXIT_UNAVAILABLE, EXIT_DIVERGED, EXIT_INTERRUPTED = 1, 3, 130
+EXIT_BROKEN_PIPE = 141  # what a shell reports for a program stopped by SIGPIPE
+EXIT_CODES = """\
+exit codes:
+  0    success
+  1    the data, a checkpoint, the output folder or the GPU cannot be used
+  2    bad arguments
+  3    the run diverged (its loss became NaN, infinite or huge): the learning rate
+       is too large
+  130  interrupted with Ctrl-C (the last finished epoch's checkpoint is kept)"""
 
-def demo(steps: int = 2000, hidden: int = 32, lr: float = 0.05, seed: int = 0) -> float:
+DESCRIPTION = """\
+minigrad is a small, readable reverse-mode autograd framework on NumPy (and CuPy on a
+GPU). These commands train image classifiers built with it on Fashion-MNIST, MNIST or
+CIFAR-10. Run "minigrad COMMAND --help" for the options of each command."""
+
+DEFAULTS = training.TrainConfig()  # the defaults that the help texts name
+
+
+# ------------------------------------------------------------------------------------
+# minigrad demo
+
+
+DEMO_LR = 0.05
+
+
+def demo(steps: int = 2000, hidden: int = 32, lr: float = DEMO_LR, seed: int = 0) -> float:
     """Fit y = sin(x) on [-pi, pi] with a 1-hidden-layer tanh network and gradient
-    descent; print the loss as it falls and return the final mean squared error."""
+    descent; print the error as it falls and return the final mean squared error.
+
+    The fit has diverged when the mean squared error becomes NaN or infinite (checked
+    at every step, before the update), or ends above 5: ten times the error of
+    predicting 0 everywhere (the mean of sin(x)^2 is 1/2). A finite error may spike
+    above 5 and come back (at lr=0.08 it reaches 5.1 at step 7 and ends at 0.05), so
+    only the final one is held to that bound, as ``minigrad train`` holds the model at
+    the end of an epoch to its own. Divergence raises ``training.TrainingDiverged``
+    (the learning rate is too large); overflows on the way raise no NumPy warning. Bad
+    arguments raise ValueError.
+    """
+    for name, value in (("steps", steps), ("hidden", hidden)):
+        if not (isinstance(value, int) and value >= 1):
+            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    if not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
     mg.manual_seed(seed)
     x = mg.arange(-math.pi, math.pi, 2 * math.pi / 128).reshape(-1, 1)
     y = mg.tensor(numpy.sin(x.numpy()))  # the target: no gradient needed through it
@@ -43,38 +91,65 @@ def demo(steps: int = 2000, hidden: int = 32, lr: float = 0.05, seed: int = 0) -
     w2 = (mg.randn(hidden, 1) * hidden**-0.5).requires_grad_()
     b2 = mg.zeros(1, requires_grad=True)
     params = [w1, b1, w2, b2]
+    report_every = math.ceil(steps / 10)  # about ten lines, however many steps
     start = time.perf_counter()
-    for step in range(1, steps + 1):
-        prediction = (x @ w1 + b1).tanh() @ w2 + b2
-        loss = ((prediction - y) ** 2).mean()
-        for p in params:
-            p.grad = None
-        loss.backward()
-        with mg.no_grad():
+    with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):  # the checks below report it
+        for step in range(1, steps + 1):
+            prediction = (x @ w1 + b1).tanh() @ w2 + b2
+            loss = ((prediction - y) ** 2).mean()
+            mse = loss.item()
+            if not math.isfinite(mse):
+                raise training.TrainingDiverged(_demo_diverged_message(f"at step {step}", mse, lr))
             for p in params:
-                p.data -= lr * p.grad.data  # plain gradient descent: theta <- theta - lr * dL/dtheta
-        if step == 1 or step % (steps // 10) == 0:
-            print(f"step {step:5d}   mean squared error {loss.item():.6f}")
+                p.grad = None
+            loss.backward()
+            with mg.no_grad():
+                for p in params:
+                    p.data -= lr * p.grad.data  # plain gradient descent: theta <- theta - lr * dL/dtheta
+            if step == 1 or step % report_every == 0 or step == steps:
+                print(f"step {step:5d}   mean squared error {mse:.6f}")
+    limit = 10 * float(numpy.mean(y.numpy() ** 2))
+    if mse > limit:
+        why = f" (more than {limit:.1f}, ten times the error of predicting 0)"
+        raise training.TrainingDiverged(_demo_diverged_message(f"after step {steps}", mse, lr, why))
     print(f"fitted sin(x) with {sum(p.size for p in params)} parameters in {time.perf_counter() - start:.1f} s")
-    return loss.item()
+    return mse
 
 
-EXIT_UNAVAILABLE, EXIT_DIVERGED, EXIT_INTERRUPTED = 1, 3, 130
+def _demo_diverged_message(when: str, mse: float, lr: float, why: str = "") -> str:
+    lower = DEMO_LR if lr > DEMO_LR else lr / 10
+    return (f"the fit diverged: the mean squared error was {mse:.4g} {when}{why}. The learning rate "
+            f"(lr={lr:g}) is too large; try a lower one, e.g. --lr {lower:g}")
+
+
+# ------------------------------------------------------------------------------------
+# Argument types: each rejects a bad value with a message that names it
 
 
 def _positive_int(text: str) -> int:
-    """argparse type: an int >= 1 (the error names the value)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    """argparse type: an int >= 1."""
+    value = _int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
 def _finite_float(text: str, allow_zero: bool) -> float:
-    """argparse type: a finite float > 0 (or >= 0); the error names the value."""
+    """argparse type: a finite float > 0 (or >= 0)."""
     try:
         value = float(text)
     except ValueError:
@@ -92,88 +167,129 @@ def _non_negative_float(text: str) -> float:
     return _finite_float(text, allow_zero=True)
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+def _existing_folder(text: str) -> str:
+    """argparse type: a folder that exists (a typo must not silently fall back to
+    another data location)."""
+    if not Path(text).is_dir():
+        problem = "is a file, not a folder" if Path(text).exists() else "no such folder"
+        raise argparse.ArgumentTypeError(f"{text}: {problem}")
+    return text
+
+
+# ------------------------------------------------------------------------------------
+# The parser
+
+
+def _per_model(key: str) -> str:
+    return ", ".join(f"{model} {defaults[key]}" for model, defaults in training.MODEL_DEFAULTS.items())
 
 
 def _add_training_options(parser: argparse.ArgumentParser) -> None:
-    """The options ``train`` and ``compare`` share. Defaults of None are filled in by
-    ``TrainConfig.resolved`` per model and optimizer (see train.py)."""
-    parser.add_argument("--model", choices=MODELS, default="cnn", help="the network (default: %(default)s)")
-    parser.add_argument("--dataset", choices=training.DATASETS, default="fashion-mnist",
-                        help="the data set (default: %(default)s)")
-    parser.add_argument("--epochs", type=_positive_int, help="epochs to train (default: per model, "
-                        + ", ".join(f"{m} {d['epochs']}" for m, d in training.MODEL_DEFAULTS.items()) + ")")
-    parser.add_argument("--batch-size", type=_positive_int, help="examples per mini-batch (default: per model, "
-                        + ", ".join(f"{m} {d['batch_size']}" for m, d in training.MODEL_DEFAULTS.items()) + ")")
-    parser.add_argument("--schedule", choices=training.SCHEDULES, default="cosine",
-                        help="learning-rate schedule over the epochs (default: %(default)s)")
+    """The options ``train`` and ``compare`` share (defaults of None: see the module docstring)."""
+    parser.add_argument("--model", choices=MODELS, help=f"the network (default: {DEFAULTS.model})")
+    parser.add_argument("--dataset", choices=training.DATASETS, help=f"the data set (default: {DEFAULTS.dataset})")
+    parser.add_argument("--epochs", type=_positive_int,
+                        help=f"epochs to train in all (default: per model, {_per_model('epochs')})")
+    parser.add_argument("--batch-size", type=_positive_int,
+                        help=f"examples per mini-batch (default: per model, {_per_model('batch_size')})")
+    parser.add_argument("--schedule", choices=training.SCHEDULES,
+                        help=f"learning-rate schedule over the epochs (default: {DEFAULTS.schedule})")
     parser.add_argument("--clip", type=_non_negative_float,
                         help="clip the gradient norm to this value, 0 for no clipping (default: 1 for rnn, else 0)")
-    parser.add_argument("--seed", type=_non_negative_int, default=0,
-                        help="seed for initialisation, dropout and shuffling (default: %(default)s)")
+    parser.add_argument("--seed", type=_non_negative_int,
+                        help=f"seed for initialisation, dropout and shuffling (default: {DEFAULTS.seed})")
     parser.add_argument("--device", choices=backend.DEVICES, help="cpu, or cuda with CuPy (default: cpu)")
-    parser.add_argument("--data-dir", help="data root searched first (then $MINIGRAD_DATA, datasets/, "
-                        "/usr/share/datasets, then download)")
+    parser.add_argument("--data-dir", type=_existing_folder, metavar="DIR",
+                        help="an existing data root, searched first (then $MINIGRAD_DATA, datasets/, "
+                        "/usr/share/datasets, then a download); each run prints and records the folder it used")
     parser.add_argument("--limit", type=_positive_int, help="train on the first N training examples only")
     parser.add_argument("--test-limit", type=_positive_int, help="evaluate on the first N test examples only")
 
 
 def _build_parser() -> tuple[argparse.ArgumentParser, dict]:
     """The ``minigrad`` parser, and its sub-parsers by command (for their error messages)."""
-    parser = argparse.ArgumentParser(prog="minigrad", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="minigrad", description=DESCRIPTION, epilog=EXIT_CODES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"minigrad {mg.__version__}",
+                        help="print the version of minigrad and exit")
+    commands = parser.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND")
 
     train_parser = commands.add_parser(
         "train", help="train an image classifier (default: a CNN on Fashion-MNIST with RMSprop)",
         description="Train an image classifier and write metrics.json, curves.png, "
-        "confusion_matrix.png and checkpoint.npz to --out.",
+        "confusion_matrix.png and checkpoint.npz (after every epoch) to --out. The run stops with "
+        "exit code 3 if it diverges: when the loss of a training batch is NaN or infinite, or the test "
+        "loss after an epoch is above 10 ln K for K classes (ten times the loss of a uniform guess; 23.0 "
+        "for 10 classes). The last good checkpoint is kept.",
     )
     _add_training_options(train_parser)
-    train_parser.add_argument("--optimizer", choices=training.OPTIMIZERS, default="rmsprop",
-                              help="the optimizer (default: %(default)s)")
-    train_parser.add_argument("--lr", type=_positive_float, help="learning rate (default: "
-                              + ", ".join(f"{k} {v:g}" for k, v in training.DEFAULT_LR.items()) + ")")
-    train_parser.add_argument("--momentum", type=_non_negative_float, default=0.0,
-                              help="momentum for sgd and rmsprop (default: %(default)s)")
-    train_parser.add_argument("--out", help="output folder (default: runs/<date>-<time>; "
+    train_parser.add_argument("--optimizer", choices=training.OPTIMIZERS,
+                              help=f"the optimizer (default: {DEFAULTS.optimizer})")
+    defaults = training.DEFAULT_LR
+    train_parser.add_argument("--lr", type=_positive_float, help=(
+        f"learning rate (default: sgd {defaults['sgd']:g}, or {defaults['sgd-momentum']:g} with --momentum; "
+        f"rmsprop {defaults['rmsprop']:g}; adam {defaults['adam']:g})"))
+    train_parser.add_argument("--momentum", type=_non_negative_float,
+                              help=f"momentum for sgd and rmsprop (default: {DEFAULTS.momentum:g})")
+    train_parser.add_argument("--out", metavar="DIR", help="output folder (default: runs/<date>-<time>; "
                               "with --resume, the folder resumed from)")
-    train_parser.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR/checkpoint.npz; "
-                              "--epochs sets the new total, --lr may lower the learning rate")
+    train_parser.add_argument("--resume", metavar="DIR", help=(
+        "continue the run saved in DIR/checkpoint.npz with its own settings; --epochs sets the new total "
+        "(not fewer than were done), --lr the new base learning rate; --device and --data-dir may change"))
 
     compare_parser = commands.add_parser(
         "compare", help="train one model with several optimizers from the same seed",
         description="Train the same model from the same seed with several optimizers; write compare.png "
-        "(training loss and test accuracy per epoch), compare.json and one folder per optimizer.",
+        "(training loss and test accuracy per epoch), compare.json and one folder per optimizer. "
+        "An optimizer that diverges is marked so and the others go on; the exit code is 3 only when "
+        "every optimizer diverged.",
     )
     _add_training_options(compare_parser)
     compare_parser.add_argument(
-        "--optimizers", nargs="+", default=list(training.COMPARE_OPTIMIZERS), metavar="NAME[:LR]",
+        "--optimizers", nargs="+", default=list(comparing.COMPARE_OPTIMIZERS), metavar="NAME[:LR]",
         help="optimizers to compare, each optionally with its learning rate, e.g. sgd:0.1 adam "
-        f"(choices: {', '.join(training.COMPARE_OPTIMIZERS)}; default: all four)",
+        f"(choices: {', '.join(comparing.COMPARE_OPTIMIZERS)}; sgd-momentum is sgd with momentum 0.9; "
+        "default: all four, each at its default rate: "
+        + ", ".join(f"{name} {rate:g}" for name, rate in training.DEFAULT_LR.items()) + ")",
     )
-    compare_parser.add_argument("--out", help="output folder (default: runs/compare-<date>-<time>)")
+    compare_parser.add_argument("--out", metavar="DIR", help="output folder (default: runs/compare-<date>-<time>)")
 
-    demo_parser = commands.add_parser("demo", help="fit sin(x) with a tiny network")
-    demo_parser.add_argument("--steps", type=int, default=2000)
-    demo_parser.add_argument("--lr", type=float, default=0.05)
-    demo_parser.add_argument("--seed", type=int, default=0)
-    return parser, {"train": train_parser, "compare": compare_parser}
+    demo_parser = commands.add_parser(
+        "demo", help="fit sin(x) with a tiny network, in a few seconds",
+        description="Fit y = sin(x) on [-pi, pi] with a one-hidden-layer tanh network and plain gradient "
+        "descent, built from minigrad Tensors and the backward engine alone, and print the error as it falls.",
+    )
+    demo_parser.add_argument("--steps", type=_positive_int, default=2000,
+                             help="gradient-descent steps (default: %(default)s)")
+    demo_parser.add_argument("--hidden", type=_positive_int, default=32,
+                             help="tanh units in the hidden layer (default: %(default)s)")
+    demo_parser.add_argument("--lr", type=_positive_float, default=DEMO_LR,
+                             help="learning rate (default: %(default)s)")
+    demo_parser.add_argument("--seed", type=_non_negative_int, default=0,
+                             help="seed for the initial weights (default: %(default)s)")
+    return parser, {"train": train_parser, "compare": compare_parser, "demo": demo_parser}
 
 
 def _config(args) -> training.TrainConfig:
-    return training.TrainConfig(
-        model=args.model, dataset=args.dataset, optimizer=getattr(args, "optimizer", "rmsprop"),
-        lr=getattr(args, "lr", None), momentum=getattr(args, "momentum", 0.0), schedule=args.schedule,
-        epochs=args.epochs, batch_size=args.batch_size, clip=args.clip, seed=args.seed, device=args.device,
-        data_dir=args.data_dir, limit=args.limit, test_limit=args.test_limit,
-    )
+    """The options given on the command line (not None) as a TrainConfig; the rest
+    keep TrainConfig's defaults."""
+    given = {field.name: getattr(args, field.name) for field in dataclasses.fields(training.TrainConfig)
+             if getattr(args, field.name, None) is not None}
+    return training.TrainConfig(**given)
+
+
+# ------------------------------------------------------------------------------------
+# Running a command
+
+
+def main(argv=None) -> int:
+    parser, subparsers = _build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        return _run("demo", lambda: demo(steps=args.steps, hidden=args.hidden, lr=args.lr, seed=args.seed))
+    if args.command == "train":
+        return _train_command(subparsers["train"], args)
+    return _compare_command(subparsers["compare"], args)
 
 
 # Settings that belong to a run: a resumed run takes them from its checkpoint.
@@ -184,20 +300,36 @@ RUN_SETTINGS = {"model": "--model", "dataset": "--dataset", "optimizer": "--opti
 
 def _check_resume(parser: argparse.ArgumentParser, args) -> None:
     """With --resume the run's settings come from the checkpoint. Refuse a folder
-    without one, and options that ask for something else than what the run used (they
-    would otherwise be silently ignored)."""
-    checkpoint = Path(args.resume) / training.CHECKPOINT
-    if not checkpoint.is_file():
+    without one, options that ask for something else than what the run used (they
+    would otherwise be ignored), and fewer epochs than were done. A damaged checkpoint
+    raises ``training.CheckpointError``."""
+    path = Path(args.resume) / training.CHECKPOINT
+    if not path.is_file():
         parser.error(f"--resume {args.resume}: there is no {training.CHECKPOINT} in that folder")
-    saved = mg.load(checkpoint)["config"]
-    conflicts = [
-        f"{flag} {getattr(args, key)} (the run used {saved[key]})"
-        for key, flag in RUN_SETTINGS.items()
-        if getattr(args, key) != parser.get_default(key) and getattr(args, key) != saved[key]
-    ]
+    checkpoint = training.read_checkpoint(path)
+    saved = checkpoint["config"]
+    conflicts = [f"{flag} {_shown(getattr(args, key))} (the run used {_shown(saved[key])})"
+                 for key, flag in RUN_SETTINGS.items()
+                 if getattr(args, key) is not None and getattr(args, key) != saved[key]]
     if conflicts:
         parser.error(f"--resume continues a run with its own settings; cannot change {', '.join(conflicts)}. "
                      "Only --epochs, --lr, --device, --data-dir and --out may be given")
+    done = int(checkpoint["epoch"])
+    if args.epochs is not None and args.epochs < done:
+        parser.error(f"--epochs {args.epochs}: the run in {args.resume} has done {done} epochs already; "
+                     f"--epochs is the new total, so give {done} or more")
+    if args.data_dir is None and saved["data_dir"] is not None and not Path(saved["data_dir"]).is_dir():
+        parser.error(f"--resume {args.resume}: the run read its data from --data-dir {saved['data_dir']}, "
+                     "which no longer exists; give --data-dir")
+
+
+def _shown(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _check_out(parser: argparse.ArgumentParser, out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        parser.error(f"--out {out}: is a file, not a folder")
 
 
 def _device_unavailable(command: str, device) -> bool:
@@ -208,17 +340,56 @@ def _device_unavailable(command: str, device) -> bool:
     try:
         backend.cuda_module()
     except RuntimeError as error:
-        print(f"minigrad {command}: error: {error} (or train on the CPU: --device cpu)", file=sys.stderr)
+        _error(command, f"{error} (or train on the CPU: --device cpu)")
         return True
     return False
 
 
-def _run(command, action) -> int:
-    """Run a training command, turning the expected failures into messages and exit codes."""
+def _train_command(parser: argparse.ArgumentParser, args) -> int:
+    if args.resume is not None:
+        try:
+            _check_resume(parser, args)
+        except training.CheckpointError as error:
+            return _cannot_resume(error)
+    out = Path(args.out or args.resume or training.default_out_dir())
+    _check_out(parser, out)
+    if _device_unavailable("train", args.device):
+        return EXIT_UNAVAILABLE
+    config = _config(args)
+    return _run("train", lambda: training.train(config, out, resume=args.resume, log=_print))
+
+
+def _cannot_resume(error: training.CheckpointError) -> int:
+    _error("train", f"cannot resume: {error}. Resume from an intact copy of the run, or start it again "
+                    "without --resume")
+    return EXIT_UNAVAILABLE
+
+
+def _compare_command(parser: argparse.ArgumentParser, args) -> int:
+    names = []
+    for spec in args.optimizers:
+        try:
+            names.append(comparing.parse_optimizer_spec(spec)[0])
+        except ValueError as error:
+            parser.error(f"--optimizers: {error}")
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        parser.error(f"--optimizers: {', '.join(twice)} given more than once (each run gets the folder of its name)")
+    out = Path(args.out or training.default_out_dir("compare-"))
+    _check_out(parser, out)
+    if _device_unavailable("compare", args.device):
+        return EXIT_UNAVAILABLE
+    config = _config(args)
+    return _run("compare", lambda: comparing.compare(config, args.optimizers, out, log=_print))
+
+
+def _run(command: str, action) -> int:
+    """Run a command, turning the expected failures into one-line messages and exit codes."""
     try:
         action()
+        sys.stdout.flush()  # here, where a closed pipe is handled below, rather than at exit
     except training.TrainingDiverged as error:
-        print(f"minigrad {command}: {error}", file=sys.stderr)
+        _error(command, str(error))
         return EXIT_DIVERGED
     except training.TrainingInterrupted as error:
         print(f"\nminigrad {command}: {error}", file=sys.stderr)
@@ -226,44 +397,23 @@ def _run(command, action) -> int:
     except KeyboardInterrupt:  # outside an epoch: loading data, or writing the final outputs
         print(f"\nminigrad {command}: interrupted; checkpoints written so far are intact", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except training.CheckpointError as error:
+        return _cannot_resume(error)
+    except BrokenPipeError:  # stdout was closed early (`minigrad demo | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's recipe: no second error at exit
+        return EXIT_BROKEN_PIPE
     except (FileNotFoundError, datasets.ChecksumError) as error:  # the data set is missing or corrupt
-        print(f"minigrad {command}: error: {error}", file=sys.stderr)
+        _error(command, str(error))
+        return EXIT_UNAVAILABLE
+    except OSError as error:  # the output folder cannot be written: no permission, disk full, ...
+        where = f"{error.filename}: " if error.filename else ""
+        _error(command, f"{where}{error.strerror or error}")
         return EXIT_UNAVAILABLE
     return 0
 
 
-def main(argv=None) -> int:
-    parser, subparsers = _build_parser()
-    args = parser.parse_args(argv)
-    if args.command == "demo":
-        demo(steps=args.steps, lr=args.lr, seed=args.seed)
-        return 0
-    if args.command == "train":
-        return _train_command(subparsers["train"], args)
-    return _compare_command(subparsers["compare"], args)
-
-
-def _train_command(parser: argparse.ArgumentParser, args) -> int:
-    if args.resume is not None:
-        _check_resume(parser, args)
-    out = args.out or args.resume or training.default_out_dir()
-    if _device_unavailable("train", args.device):
-        return EXIT_UNAVAILABLE
-    config = _config(args)
-    return _run("train", lambda: training.train(config, out, resume=args.resume, log=_print))
-
-
-def _compare_command(parser: argparse.ArgumentParser, args) -> int:
-    for spec in args.optimizers:
-        try:
-            training.parse_optimizer_spec(spec)
-        except ValueError as error:
-            parser.error(f"--optimizers: {error}")
-    out = args.out or training.default_out_dir("compare-")
-    if _device_unavailable("compare", args.device):
-        return EXIT_UNAVAILABLE
-    config = _config(args)
-    return _run("compare", lambda: training.compare(config, args.optimizers, out, log=_print))
+def _error(command: str, message: str) -> None:
+    print(f"minigrad {command}: error: {message}", file=sys.stderr)
 
 
 def _print(text: str) -> None:

@@ -3,7 +3,7 @@
 Read it top to bottom; each step is one small function:
 
 1. ``load_data``: the images as float32, scaled to [0, 1] and standardised.
-2. ``build_model`` (models.py) and ``make_optimizer``.
+2. ``build_model`` (models.py), ``make_optimizer`` and ``make_scheduler``.
 3. ``train_one_epoch``: for every mini-batch, forward, loss, backward, step.
 4. ``evaluate``: the test set in batches, under ``no_grad`` with ``model.eval()``.
 5. ``save_checkpoint`` after every epoch; at the end ``write_outputs``: metrics.json,
@@ -13,19 +13,47 @@ Read it top to bottom; each step is one small function:
 metrics.json). Three things can stop a run early, each with a message that says what
 to do next:
 
-* a loss that is NaN or infinite raises ``TrainingDiverged`` (the learning rate is
-  almost always too large); the checkpoint on disk is the last good epoch;
+* a run that diverges (below) raises ``TrainingDiverged``; the message suggests a
+  lower learning rate, and the checkpoint on disk is the last good epoch;
 * Ctrl-C raises ``TrainingInterrupted``; the checkpoint of the last completed epoch is
   on disk, and ``--resume`` continues from it;
 * data that cannot be found raises the data set's FileNotFoundError.
 
+**When a run has diverged.** A run has diverged when the loss of a training batch is
+NaN or infinite, or when, after an epoch, the model's mean cross-entropy loss on the
+test set is larger than 10 ln K for K classes (23.0 for the ten classes of
+Fashion-MNIST). ln K is the loss of a uniform guess, about where a freshly initialised
+network starts; learning takes the loss down from there (in 2-epoch runs of all four
+models on 3,000 examples, each optimizer at its default rate, no test loss was above
+2.22 and no batch loss above 3.9). A mean loss of 10 ln K means that the model gives
+the right class a probability of about K^-10 (1e-10 for ten classes) on average: its
+weights have been thrown far from anything that classifies, by steps that were too
+large. Waiting for NaN is not enough: RMSprop at lr=1e6 stays finite, with a loss of
+1e34 and a test accuracy of 0.10.
+
+Why the model at the end of the epoch, and not every batch: one batch can spike far
+above 10 ln K and the run still recover. RMSprop at PyTorch's default lr=1e-2 puts the
+MLP's second batch at a loss of about 400 (its first steps are about 10 lr per weight,
+lesson 08), and the MLP still ends that epoch (6,000 examples) at 74 % test accuracy.
+A NaN or infinite batch loss, though, never comes back: it is checked at every batch,
+before the optimizer step, so no NaN reaches the parameters. The test loss is checked
+before the checkpoint is written, so a diverged model never replaces the last good one.
+
+An overflow on the way there (in a product of the forward pass, or in the optimizer's
+squared-gradient average) is a symptom of the same divergence, so the epoch's
+arithmetic runs under ``numpy.errstate(over="ignore", ...)``: the inf or NaN it makes,
+or the blown-up weights that caused it, reach a loss that these checks see, and the
+user gets the message above instead of NumPy's ``RuntimeWarning: overflow`` pointing
+into optimizer code.
+
 **Resuming reproduces the uninterrupted run exactly.** Everything random in a run
 comes from two generators: minigrad's global one (parameter initialisation, dropout
 masks) and the DataLoader's own (the order of the examples in each epoch). A
-checkpoint holds both generators' states next to the parameters and the optimizer's
-state, so the resumed run draws the same dropout masks and the same batches as the run
-that never stopped, and (on the CPU, where NumPy is deterministic) gets bit-for-bit the
-same numbers.
+checkpoint holds both generators' states next to the parameters, the optimizer's
+state and the learning-rate scheduler's state, so the resumed run draws the same
+dropout masks and the same batches, at the same learning rates, as the run that never
+stopped, and (on the CPU, where NumPy is deterministic) gets bit-for-bit the same
+numbers.
 """
 
 from __future__ import annotations
@@ -40,15 +68,18 @@ import time
 from pathlib import Path
 
 import numpy
+from tqdm import tqdm
 
 from . import __version__, backend, datasets, metrics, plots
 from . import random as minigrad_random
 from .autograd import no_grad
 from .checkpoint import load, save
 from .data import DataLoader, TensorDataset
+from .files import atomic_path
 from .losses import cross_entropy
 from .models import MODELS, build_model
 from .optim import SGD, Adam, RMSprop, clip_grad_norm_
+from .optim.lr_scheduler import CosineAnnealingLR
 from .tensor import Tensor
 
 DATASETS = ("fashion-mnist", "mnist", "cifar10")
@@ -66,7 +97,7 @@ DEFAULT_LR = {"sgd": 0.05, "sgd-momentum": 0.01, "rmsprop": 1e-3, "adam": 1e-3}
 # `minigrad train --model NAME` reaches the accuracy in README within its time budget on
 # a 2-core CPU (benchmarks/quality.py measures it). The CNN is the slowest per epoch
 # (convolutions), so it gets the fewest epochs; the cosine schedule (see
-# `learning_rate`) makes a short run end well. The plain RNN's gradient can explode
+# `make_scheduler`) makes a short run end well. The plain RNN's gradient can explode
 # through its 28 steps; clipping its norm at 1 keeps one bad batch from undoing an epoch.
 MODEL_DEFAULTS = {
     "mlp": {"epochs": 10, "batch_size": 64, "clip": None},
@@ -92,11 +123,13 @@ EVAL_BATCH_SIZE = 500  # evaluation keeps no graph, so it can use bigger batches
 class TrainConfig:
     """Everything that defines a training run (saved in metrics.json and the checkpoint).
 
-    ``lr``, ``epochs``, ``batch_size`` and ``clip`` left at None take the model's and
-    optimizer's defaults (``DEFAULT_LR``, ``MODEL_DEFAULTS``) in ``resolved()``.
-    ``momentum`` applies to SGD and RMSprop. ``schedule`` is ``"cosine"`` (see
-    ``learning_rate``) or ``"constant"``. ``limit`` / ``test_limit`` keep the first N
-    training / test examples (None: all). ``clip`` is a maximum gradient norm (0: none).
+    ``lr``, ``epochs``, ``batch_size``, ``clip`` and ``device`` left at None take the
+    defaults of the model and optimizer (``DEFAULT_LR``, ``MODEL_DEFAULTS``; the CPU) in
+    ``resolved()``. ``momentum`` applies to SGD and RMSprop. ``schedule`` is
+    ``"cosine"`` (see ``make_scheduler``) or ``"constant"``. ``limit`` / ``test_limit``
+    keep the first N training / test examples (None: all). ``clip`` is a maximum
+    gradient norm (0: none). ``data_dir`` is searched for the data set first (see
+    ``minigrad.datasets``); it must be an existing folder.
     """
 
     model: str = "cnn"
@@ -109,7 +142,7 @@ class TrainConfig:
     batch_size: int | None = None
     clip: float | None = None
     seed: int = 0
-    device: str | None = "cpu"
+    device: str | None = None
     data_dir: str | None = None
     limit: int | None = None
     test_limit: int | None = None
@@ -122,16 +155,17 @@ class TrainConfig:
             if value not in choices:
                 raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(choices)}")
         defaults = MODEL_DEFAULTS[self.model]
-        lr_key = "sgd-momentum" if self.optimizer == "sgd" and self.momentum else self.optimizer
         for name in ("epochs", "batch_size", "limit", "test_limit"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, int) and value >= 1):
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
         if self.lr is not None and not self.lr > 0:
             raise ValueError(f"the learning rate must be > 0, got {self.lr!r}")
+        if self.data_dir is not None and not Path(self.data_dir).is_dir():
+            raise ValueError(f"data_dir {self.data_dir!r} is not an existing folder")
         return dataclasses.replace(
             self,
-            lr=DEFAULT_LR[lr_key] if self.lr is None else float(self.lr),
+            lr=default_lr(self.optimizer, self.momentum) if self.lr is None else float(self.lr),
             epochs=defaults["epochs"] if self.epochs is None else int(self.epochs),
             batch_size=defaults["batch_size"] if self.batch_size is None else int(self.batch_size),
             clip=(defaults["clip"] or 0.0) if self.clip is None else float(self.clip),
@@ -139,12 +173,37 @@ class TrainConfig:
         )
 
 
+def default_lr(optimizer: str, momentum: float = 0.0) -> float:
+    """The learning rate a run of ``optimizer`` gets when none is asked for."""
+    return DEFAULT_LR["sgd-momentum" if optimizer == "sgd" and momentum else optimizer]
+
+
+def describe_optimizer(config: TrainConfig) -> str:
+    """``"rmsprop lr=0.001"``, ``"sgd lr=0.01 momentum=0.9"``: what the logs call it."""
+    momentum = f" momentum={config.momentum:g}" if config.momentum else ""
+    return f"{config.optimizer} lr={config.lr:g}{momentum}"
+
+
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the message suggests a lower learning rate."""
+    """The run diverged (see the module docstring); the message suggests a lower
+    learning rate. ``reason`` says what the check saw, ``epoch`` is the epoch it
+    stopped in, and ``epochs`` holds the metrics.json entries of the epochs that
+    finished before."""
+
+    def __init__(self, message: str, reason: str | None = None, epoch: int | None = None, epochs=()):
+        super().__init__(message)
+        self.reason = reason or message
+        self.epoch = epoch
+        self.epochs = list(epochs)
 
 
 class TrainingInterrupted(Exception):
     """Ctrl-C during training; the message says how to resume."""
+
+
+class CheckpointError(ValueError):
+    """A file that is not a readable checkpoint of ``minigrad train`` (damaged, or
+    written by something else); the message names the file and what is wrong."""
 
 
 # ------------------------------------------------------------------------------------
@@ -159,9 +218,9 @@ def load_data(config: TrainConfig):
     layer have about zero mean and unit variance, the scale that the layers' default
     initialisation assumes.
     """
-    load = LOADERS[config.dataset]
-    train_images, train_labels = load(train=True, root=config.data_dir)
-    test_images, test_labels = load(train=False, root=config.data_dir)
+    load_split = LOADERS[config.dataset]
+    train_images, train_labels = load_split(train=True, root=config.data_dir)
+    test_images, test_labels = load_split(train=False, root=config.data_dir)
     if config.limit is not None:
         train_images, train_labels = train_images[: config.limit], train_labels[: config.limit]
     if config.test_limit is not None:
@@ -170,6 +229,13 @@ def load_data(config: TrainConfig):
     class_names = datasets.CLASSES[config.dataset]
     return (_standardise(train_images, mean, std), train_labels.astype(numpy.int64),
             _standardise(test_images, mean, std), test_labels.astype(numpy.int64), class_names)
+
+
+def data_folders(config: TrainConfig) -> dict:
+    """``{"train": folder, "test": folder}``: where the two splits were read from (the
+    first place in the data sets' search order that holds them; see minigrad/datasets.py)."""
+    found = {split: datasets.locate(config.dataset, split == "train", config.data_dir) for split in ("train", "test")}
+    return {split: None if folder is None else str(folder) for split, folder in found.items()}
 
 
 def _standardise(images: numpy.ndarray, mean: tuple, std: tuple) -> numpy.ndarray:
@@ -181,7 +247,7 @@ def _standardise(images: numpy.ndarray, mean: tuple, std: tuple) -> numpy.ndarra
 
 
 # ------------------------------------------------------------------------------------
-# 2. Optimizer
+# 2. Optimizer and learning-rate schedule
 
 
 def make_optimizer(name: str, parameters, lr: float, momentum: float = 0.0):
@@ -196,29 +262,52 @@ def make_optimizer(name: str, parameters, lr: float, momentum: float = 0.0):
     raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
 
 
-def learning_rate(config: TrainConfig, epoch: int) -> float:
-    """The learning rate of epoch ``epoch`` (1-based) of ``config.epochs``.
+def make_scheduler(config: TrainConfig, optimizer) -> CosineAnnealingLR | None:
+    """The learning-rate schedule of the run, stepped once at the end of every epoch.
 
-    With the cosine schedule it falls from lr to near 0 along half a cosine,
+    ``"cosine"``: ``CosineAnnealingLR(optimizer, T_max=epochs)`` (lesson 12), so epoch
+    e (1-based) of E trains at
 
-        lr_epoch = lr * (1 + cos(pi * (epoch - 1) / epochs)) / 2,
+        lr_e = lr * (1 + cos(pi * (e - 1) / E)) / 2,
 
-    the numbers of ``lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)`` stepped
-    once per epoch. Why decay at all: at a constant rate, the noise of mini-batch
-    gradients keeps the parameters bouncing around a minimum (the "noise ball"); the
-    smaller final steps settle them, worth about a point of test accuracy here. Being a
-    formula of the epoch, it needs no state in the checkpoint.
+    falling from lr to near 0 along half a cosine. Why decay at all: at a constant
+    rate, the noise of mini-batch gradients keeps the parameters bouncing around a
+    minimum (the "noise ball"); the smaller final steps settle them, worth about a point
+    of test accuracy here. ``"constant"``: no scheduler (None), lr throughout.
     """
     if config.schedule == "constant":
-        return config.lr
-    return config.lr * (1 + math.cos(math.pi * (epoch - 1) / config.epochs)) / 2
+        return None
+    return CosineAnnealingLR(optimizer, T_max=config.epochs)
 
 
 # ------------------------------------------------------------------------------------
 # 3. One epoch of training
 
 
-def train_one_epoch(model, loader: DataLoader, optimizer, config: TrainConfig, progress) -> tuple[float, float]:
+def divergence_limit(num_classes: int) -> float:
+    """10 ln K: with a test loss above this a run has diverged (see the module docstring)."""
+    return 10 * math.log(num_classes)
+
+
+def check_loss(loss: float, limit: float, what: str, when: str) -> None:
+    """Raise ``TrainingDiverged`` when ``loss`` is NaN, infinite or above ``limit``
+    (``math.inf`` to check for NaN and inf only); the message reads "{what} became
+    {loss} {when}"."""
+    if math.isfinite(loss) and loss <= limit:
+        return
+    why = f" (more than {limit:.1f}, ten times the loss of a uniform guess)" if math.isfinite(loss) else ""
+    raise TrainingDiverged(f"{what} became {loss:.4g} {when}{why}")
+
+
+def progress_bar(total_examples: int, description: str) -> tqdm:
+    """tqdm's bar for one epoch, counting examples, on stderr. In a terminal it is
+    redrawn up to ten times a second; when stderr goes to a file (a log, a batch job)
+    at most every 30 seconds, so that the log of a long run stays short."""
+    return tqdm(total=total_examples, desc=description, unit="ex", file=sys.stderr, dynamic_ncols=True,
+                mininterval=0.1 if sys.stderr.isatty() else 30)
+
+
+def train_one_epoch(model, loader: DataLoader, optimizer, config: TrainConfig, progress: tqdm) -> tuple[float, float]:
     """One pass over the training set; returns (mean loss, accuracy) over the epoch.
 
     Both are running averages over the batches while the model is still learning (as
@@ -232,9 +321,9 @@ def train_one_epoch(model, loader: DataLoader, optimizer, config: TrainConfig, p
         logits = model(images)
         loss = cross_entropy(logits, labels)
         loss_value = loss.item()
-        if not math.isfinite(loss_value):
-            # Checked before the step, so no NaN reaches the parameters or a checkpoint.
-            raise TrainingDiverged(f"the training loss became {loss_value} (at {seen} examples into the epoch)")
+        # NaN or inf only (a finite spike may recover; see the module docstring), and
+        # before the step, so that no NaN reaches the parameters.
+        check_loss(loss_value, math.inf, "the training loss", f"at {seen} examples into the epoch")
         optimizer.zero_grad()
         loss.backward()
         if config.clip:
@@ -244,7 +333,8 @@ def train_one_epoch(model, loader: DataLoader, optimizer, config: TrainConfig, p
         total_loss += loss_value * batch
         correct += int((logits.argmax(axis=1) == labels).sum().item())
         seen += batch
-        progress.update(batch, loss=total_loss / seen, accuracy=correct / seen)
+        progress.set_postfix_str(f"loss {total_loss / seen:.4f}, accuracy {correct / seen:.4f}", refresh=False)
+        progress.update(batch)
     return total_loss / seen, correct / seen
 
 
@@ -273,52 +363,15 @@ def evaluate(model, images: numpy.ndarray, labels: numpy.ndarray, device: str) -
 
 
 # ------------------------------------------------------------------------------------
-# Progress bar: tqdm when it is installed (it is optional), else a plain line
-
-
-class Progress:
-    """A progress bar for one epoch showing loss, accuracy and examples per second."""
-
-    def __init__(self, total_examples: int, description: str, stream=None):
-        self.stream = stream if stream is not None else sys.stderr
-        self.total, self.description = total_examples, description
-        self.done, self.start = 0, time.perf_counter()
-        self._next_report = 0.0
-        try:
-            from tqdm import tqdm  # optional: a nicer bar when available
-        except ImportError:
-            self._bar = None
-        else:
-            self._bar = tqdm(total=total_examples, desc=description, unit="ex", file=self.stream,
-                             leave=True, dynamic_ncols=True)
-
-    def update(self, examples: int, loss: float, accuracy: float) -> None:
-        self.done += examples
-        if self._bar is not None:  # tqdm shows the speed itself, in ex/s
-            self._bar.set_postfix_str(f"loss {loss:.4f}, accuracy {accuracy:.4f}", refresh=False)
-            self._bar.update(examples)
-            return
-        # The fallback writes at most about ten lines an epoch, so logs stay readable.
-        if self.done / self.total >= self._next_report or self.done == self.total:
-            self._next_report = self.done / self.total + 0.1
-            speed = self.done / max(time.perf_counter() - self.start, 1e-9)
-            print(f"{self.description}: {self.done}/{self.total} examples, loss {loss:.4f}, "
-                  f"accuracy {accuracy:.4f}, {speed:.0f} ex/s", file=self.stream, flush=True)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-
-
-# ------------------------------------------------------------------------------------
 # 5. Checkpoints and outputs
 
 
 CHECKPOINT = "checkpoint.npz"
+CHECKPOINT_KEYS = ("config", "epoch", "model", "optimizer", "scheduler", "rng", "loader", "history", "wall_seconds")
 
 
-def save_checkpoint(path: Path, config: TrainConfig, epoch: int, model, optimizer, loader: DataLoader,
-                    history: list, wall_seconds: float) -> None:
+def save_checkpoint(path: Path, config: TrainConfig, epoch: int, model, optimizer, scheduler,
+                    loader: DataLoader, history: list, wall_seconds: float) -> None:
     """Everything needed to continue the run exactly where it stopped (see the module
     docstring). ``minigrad.save`` writes atomically: a crash during the save leaves
     the previous checkpoint intact."""
@@ -327,11 +380,30 @@ def save_checkpoint(path: Path, config: TrainConfig, epoch: int, model, optimize
         "epoch": epoch,
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
+        "scheduler": None if scheduler is None else scheduler.state_dict(),
         "rng": minigrad_random.get_state(),
         "loader": loader.state_dict(),
         "history": history,
         "wall_seconds": wall_seconds,
     }, path)
+
+
+def read_checkpoint(path) -> dict:
+    """Load a checkpoint written by ``save_checkpoint``. A file that is damaged
+    (truncated, corrupted, empty) or was written by something else raises
+    ``CheckpointError`` naming the file and what is wrong with it."""
+    try:
+        state = load(path)
+    except (OSError, ValueError) as error:  # minigrad.load's error names the file
+        raise CheckpointError(str(error)) from None
+    missing = [key for key in CHECKPOINT_KEYS if not isinstance(state, dict) or key not in state]
+    if missing:
+        raise CheckpointError(f"{str(path)!r} is not a checkpoint of minigrad train (it has no "
+                              f"{', '.join(missing)}; written by something else, or by another version)")
+    fields = {field.name for field in dataclasses.fields(TrainConfig)}
+    if not isinstance(state["config"], dict) or set(state["config"]) != fields:
+        raise CheckpointError(f"{str(path)!r} holds settings that this version of minigrad train does not know")
+    return state
 
 
 def versions(device: str) -> dict:
@@ -341,19 +413,29 @@ def versions(device: str) -> dict:
     return found
 
 
-def write_outputs(out: Path, result: dict, confusion: numpy.ndarray, class_names, log) -> None:
-    """metrics.json, curves.png and confusion_matrix.png in ``out``."""
-    (out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
+def write_outputs(out: Path, result: dict, confusion: numpy.ndarray, class_names, log) -> list[str]:
+    """metrics.json, curves.png and confusion_matrix.png in ``out``, each written under
+    a temporary name and renamed (``files.atomic_path``). Returns the names of the
+    files written: the pictures need matplotlib, and without it ``log`` gets a note."""
+    with atomic_path(out / "metrics.json") as temporary:
+        temporary.write_text(json.dumps(result, indent=2) + "\n")
+    written = ["metrics.json"]
     config = result["config"]
     title = f"{config['model']} on {config['dataset']}, {config['optimizer']} lr={config['lr']:g}"
-    wrote = plots.plot_curves(result["epochs"], out / "curves.png", title)
-    wrote = wrote and plots.plot_confusion_matrix(
-        confusion, class_names, out / "confusion_matrix.png",
-        f"{title}: test accuracy {result['test_accuracy']:.4f}",
-    )
-    if not wrote:
-        log("note: matplotlib is not installed, so curves.png and confusion_matrix.png were skipped "
-            '(pip install matplotlib, or "minigrad[lessons]")')
+    if plots.plot_curves(result["epochs"], out / "curves.png", title):
+        written.append("curves.png")
+    if plots.plot_confusion_matrix(confusion, class_names, out / "confusion_matrix.png",
+                                   f"{title}: test accuracy {result['test_accuracy']:.4f}"):
+        written.append("confusion_matrix.png")
+    if len(written) == 1:
+        log("note: matplotlib is not installed, so curves.png and confusion_matrix.png were not drawn "
+            "(pip install matplotlib)")
+    return written
+
+
+def join_names(names: list[str]) -> str:
+    """``["a", "b", "c"]`` -> ``"a, b and c"``."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 # ------------------------------------------------------------------------------------
@@ -361,18 +443,22 @@ def write_outputs(out: Path, result: dict, confusion: numpy.ndarray, class_names
 
 
 def run_epoch(epoch: int, config: TrainConfig, model, optimizer, loader: DataLoader,
-              test_images: numpy.ndarray, test_labels: numpy.ndarray) -> tuple[dict, numpy.ndarray]:
-    """Train one epoch at this epoch's learning rate, then evaluate on the test set.
-    Returns the epoch's entry of metrics.json and the test predictions."""
+              test_images: numpy.ndarray, test_labels: numpy.ndarray, loss_limit: float) -> tuple[dict, numpy.ndarray]:
+    """Train one epoch at the optimizer's current learning rate, then evaluate on the
+    test set. Returns the epoch's entry of metrics.json and the test predictions.
+
+    Overflows are silenced here and only here, and a test loss above ``loss_limit``
+    stops the run (see the module docstring): whatever an overflow breaks shows up in
+    a loss that ``check_loss`` stops the run on."""
     start = time.perf_counter()
-    for group in optimizer.param_groups:
-        group["lr"] = learning_rate(config, epoch)
-    progress = Progress(len(loader.dataset), f"epoch {epoch}/{config.epochs}")
-    try:
-        train_loss, train_accuracy = train_one_epoch(model, loader, optimizer, config, progress)
-    finally:
-        progress.close()
-    test_loss, test_accuracy, predicted = evaluate(model, test_images, test_labels, config.device)
+    progress = progress_bar(len(loader.dataset), f"epoch {epoch}/{config.epochs}")
+    with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        try:
+            train_loss, train_accuracy = train_one_epoch(model, loader, optimizer, config, progress)
+        finally:
+            progress.close()
+        test_loss, test_accuracy, predicted = evaluate(model, test_images, test_labels, config.device)
+    check_loss(test_loss, loss_limit, "the test loss", "after the epoch")
     entry = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
              "test_loss": test_loss, "test_accuracy": test_accuracy, "seconds": time.perf_counter() - start}
     return entry, predicted
@@ -385,50 +471,59 @@ def train(config: TrainConfig, out, resume=None, log=print) -> dict:
     ``resume`` is a directory holding a checkpoint.npz from an earlier run: training
     continues after its last epoch, up to ``config.epochs`` epochs in total. The model,
     data set, optimizer, seed and other settings come from the checkpoint; ``config``
-    may only change ``epochs``, ``lr`` (e.g. to continue with a smaller rate),
-    ``device`` and ``data_dir``. Resumed with the same ``epochs`` it reaches exactly the
-    numbers of the run that never stopped; with more epochs, the cosine schedule is
-    stretched over the new total from the resumed epoch on.
+    may only change ``epochs`` (not below the epochs already done), ``lr`` (e.g. to
+    continue with a smaller rate), ``device`` and ``data_dir`` (see
+    ``_continue_schedule`` for what happens to the schedule). Resumed with the same
+    settings, it reaches exactly the numbers of the run that never stopped.
     """
     started = time.perf_counter()
     out = Path(out)
-    checkpoint = load(Path(resume) / CHECKPOINT) if resume is not None else None
+    checkpoint = read_checkpoint(Path(resume) / CHECKPOINT) if resume is not None else None
     if checkpoint is not None:
-        config = _resume_config(checkpoint["config"], config)
+        config = _resume_config(checkpoint, config)
     config = config.resolved()
-    out.mkdir(parents=True, exist_ok=True)
-
     train_images, train_labels, test_images, test_labels, class_names = load_data(config)
+    data = data_folders(config)
+    out.mkdir(parents=True, exist_ok=True)  # only now: a run that finds no data leaves no empty folder
     minigrad_random.manual_seed(config.seed)
     model = build_model(config.model, train_images.shape[1:], len(class_names)).to(config.device)
     optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr, config.momentum)
+    scheduler = make_scheduler(config, optimizer)
     loader = DataLoader(TensorDataset(train_images, train_labels), batch_size=config.batch_size,
                         shuffle=True, seed=config.seed)
     history, first_epoch, earlier_seconds = [], 1, 0.0
     if checkpoint is not None:
-        first_epoch, history, earlier_seconds = _restore(checkpoint, model, optimizer, loader, config)
-        log(f"resuming from {Path(resume) / CHECKPOINT} after epoch {first_epoch - 1}")
+        first_epoch, history, earlier_seconds = _restore(checkpoint, model, optimizer, scheduler, loader, config,
+                                                         Path(resume) / CHECKPOINT)
+        log(_resumed_message(Path(resume) / CHECKPOINT, checkpoint, config))
+    epochs = f"{config.epochs} epoch{'' if config.epochs == 1 else 's'}"
     log(f"training {config.model} on {config.dataset} ({len(train_labels)} training, {len(test_labels)} "
-        f"test examples) with {config.optimizer} lr={config.lr:g} for {config.epochs} epochs, "
-        f"batch size {config.batch_size}, seed {config.seed}, device {config.device}; writing to {out}")
+        f"test examples) with {describe_optimizer(config)} for {epochs}, batch size {config.batch_size}, "
+        f"seed {config.seed}, device {config.device}; writing to {out}")
+    log(_data_message(data))
 
     def wall_seconds() -> float:
         return earlier_seconds + time.perf_counter() - started
 
     # Where the last good checkpoint is, for the messages if the run stops early.
     saved_epoch, saved_in = (first_epoch - 1, Path(resume)) if checkpoint is not None else (0, None)
-    epoch, predicted = first_epoch, None
+    epoch, predicted, loss_limit = first_epoch, None, divergence_limit(len(class_names))
     try:
         for epoch in range(first_epoch, config.epochs + 1):
-            entry, predicted = run_epoch(epoch, config, model, optimizer, loader, test_images, test_labels)
+            entry, predicted = run_epoch(epoch, config, model, optimizer, loader, test_images, test_labels,
+                                         loss_limit)
             history.append(entry)
             log(f"epoch {epoch}/{config.epochs}: train loss {entry['train_loss']:.4f}, train accuracy "
                 f"{entry['train_accuracy']:.4f}, test loss {entry['test_loss']:.4f}, test accuracy "
                 f"{entry['test_accuracy']:.4f} ({entry['seconds']:.1f} s)")
-            save_checkpoint(out / CHECKPOINT, config, epoch, model, optimizer, loader, history, wall_seconds())
+            if scheduler is not None:
+                scheduler.step()  # the rate of the next epoch, saved with the checkpoint
+            save_checkpoint(out / CHECKPOINT, config, epoch, model, optimizer, scheduler, loader, history,
+                            wall_seconds())
             saved_epoch, saved_in = epoch, out
     except TrainingDiverged as error:
-        raise TrainingDiverged(_diverged_message(error, epoch, config, saved_epoch, saved_in)) from None
+        message = _diverged_message(error, epoch, config, saved_epoch, saved_in)
+        raise TrainingDiverged(message, reason=str(error), epoch=epoch, epochs=history) from None
     except KeyboardInterrupt:
         raise TrainingInterrupted(_interrupted_message(epoch, saved_epoch, saved_in)) from None
 
@@ -439,11 +534,14 @@ def train(config: TrainConfig, out, resume=None, log=print) -> dict:
     correct = int(numpy.sum(predicted == test_labels))
     log(f"test accuracy: {test_accuracy:.4f} ({correct}/{len(test_labels)})")
     log(metrics.format_report(report, digits=4))
-    result = {"config": dataclasses.asdict(config), "epochs": history, "test_accuracy": test_accuracy,
-              "report": report, "wall_seconds": wall_seconds(), "versions": versions(config.device)}
+    result = {"config": dataclasses.asdict(config), "data": data, "epochs": history,
+              "test_accuracy": test_accuracy, "report": report, "wall_seconds": wall_seconds(),
+              "versions": versions(config.device)}
     confusion = metrics.confusion_matrix(predicted, test_labels, len(class_names))
-    write_outputs(out, result, confusion, class_names, log)
-    log(f"wrote metrics.json, curves.png, confusion_matrix.png and {CHECKPOINT} to {out}")
+    written = write_outputs(out, result, confusion, class_names, log)
+    if saved_in == out and saved_epoch >= first_epoch:  # this run saved a checkpoint in out
+        written.append(CHECKPOINT)
+    log(f"wrote {join_names(written)} to {out}")
     return result
 
 
@@ -456,29 +554,88 @@ def default_out_dir(prefix: str = "") -> Path:
 RESUME_OVERRIDES = ("epochs", "lr", "device", "data_dir")
 
 
-def _resume_config(saved: dict, requested: TrainConfig) -> TrainConfig:
+def _resume_config(checkpoint: dict, requested: TrainConfig) -> TrainConfig:
     """The checkpoint's config, with the settings in RESUME_OVERRIDES taken from
-    ``requested`` where it sets them (not None)."""
-    config = TrainConfig(**saved)
+    ``requested`` where it sets them (not None). Asking for fewer epochs than were
+    done is a ValueError: the run cannot be shortened after the fact."""
+    config = TrainConfig(**checkpoint["config"])
     changes = {name: getattr(requested, name) for name in RESUME_OVERRIDES
                if getattr(requested, name) is not None}
+    done = int(checkpoint["epoch"])
+    if changes.get("epochs", done) < done:
+        raise ValueError(f"the checkpoint has {done} epochs done; a resumed run cannot have fewer "
+                         f"(asked for {changes['epochs']})")
     return dataclasses.replace(config, **changes)
 
 
-def _restore(checkpoint: dict, model, optimizer, loader: DataLoader, config: TrainConfig):
+def _restore(checkpoint: dict, model, optimizer, scheduler, loader: DataLoader, config: TrainConfig, path: Path):
     """Load the saved state into freshly built objects; return (first epoch to run,
-    history so far, wall seconds so far)."""
-    model.load_state_dict(checkpoint["model"])
-    optimizer.load_state_dict(checkpoint["optimizer"])  # the lr is set again for every epoch
-    minigrad_random.set_state(checkpoint["rng"])
-    loader.load_state_dict(checkpoint["loader"])
-    return int(checkpoint["epoch"]) + 1, list(checkpoint["history"]), float(checkpoint["wall_seconds"])
+    history so far, wall seconds so far). A checkpoint whose parts do not fit the
+    objects its own config builds raises CheckpointError."""
+    try:
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        if (scheduler is None) != (checkpoint["scheduler"] is None):
+            raise ValueError(f"its scheduler does not fit the schedule {config.schedule!r}")
+        if scheduler is not None:
+            scheduler.load_state_dict(checkpoint["scheduler"])
+        minigrad_random.set_state(checkpoint["rng"])
+        loader.load_state_dict(checkpoint["loader"])
+        epoch, history, seconds = int(checkpoint["epoch"]), list(checkpoint["history"]), float(checkpoint["wall_seconds"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{str(path)!r} does not fit the {config.model} run it describes: {error}") from None
+    _continue_schedule(scheduler, optimizer, config)
+    return epoch + 1, history, seconds
+
+
+def _continue_schedule(scheduler: CosineAnnealingLR | None, optimizer, config: TrainConfig) -> None:
+    """Set the learning rate of the epochs still to run, after a resume.
+
+    A resumed run may ask for another total of epochs or another lr. The cosine is then
+    the one of the new settings, from the epoch reached on: epoch e trains at
+    lr (1 + cos(pi (e - 1) / epochs)) / 2 with the new lr and epochs (so more epochs
+    stretch the remaining part of the curve, and it still ends near 0). This is done by
+    giving the restored scheduler the new ``T_max`` and base rate; with unchanged
+    settings they are the ones it had, and the rate is exactly the one it had set, so
+    the resumed run equals the uninterrupted one. The constant schedule takes the lr.
+    """
+    if scheduler is None:
+        for group in optimizer.param_groups:
+            group["lr"] = config.lr
+        return
+    scheduler.T_max = config.epochs
+    scheduler.base_lrs = [config.lr for _ in optimizer.param_groups]
+    for group, rate in zip(optimizer.param_groups, scheduler.get_lr()):
+        group["initial_lr"], group["lr"] = config.lr, rate  # initial_lr: the base rate, as the scheduler set it
+
+
+def _resumed_message(path: Path, checkpoint: dict, config: TrainConfig) -> str:
+    """Which checkpoint, which epoch, which settings came from it and which changed."""
+    saved = checkpoint["config"]
+    kept = ", ".join(f"{name.replace('_', ' ')} {saved[name]}" for name in saved if name not in RESUME_OVERRIDES)
+    changed = [f"{name.replace('_', ' ')} {getattr(config, name)} (was {saved[name]})"
+               for name in RESUME_OVERRIDES if getattr(config, name) != saved[name]]
+    message = f"resuming from {path} after epoch {checkpoint['epoch']}; settings from the checkpoint: {kept}"
+    return message + (f"; changed: {', '.join(changed)}" if changed else "")
+
+
+def _data_message(data: dict) -> str:
+    if data["train"] == data["test"]:
+        return f"data: {data['train']}"
+    return f"data: training set from {data['train']}, test set from {data['test']}"
+
+
+def lower_lr(optimizer: str, momentum: float, lr: float) -> float:
+    """A learning rate to suggest after a divergence: the default, when the run used a
+    larger one, else a tenth of the one it used."""
+    default = default_lr(optimizer, momentum)
+    return default if lr > default else lr / 10
 
 
 def _diverged_message(error: TrainingDiverged, epoch: int, config: TrainConfig, saved_epoch: int,
                       saved_in: Path | None) -> str:
-    lower = f"{config.lr / 10:g}"
-    message = (f"stopped in epoch {epoch}: {error}. The learning rate ({config.optimizer} lr={config.lr:g}) is "
+    lower = f"{lower_lr(config.optimizer, config.momentum, config.lr):g}"
+    message = (f"stopped in epoch {epoch}: {error}. The learning rate ({describe_optimizer(config)}) is "
                f"probably too large; try a lower one, e.g. --lr {lower}. ")
     if saved_in is None:
         return message + "No epoch had finished, so no checkpoint was written."
@@ -491,65 +648,3 @@ def _interrupted_message(epoch: int, saved_epoch: int, saved_in: Path | None) ->
         return f"interrupted during epoch {epoch}, before any epoch finished: no checkpoint was written."
     return (f"interrupted during epoch {epoch}; the checkpoint of epoch {saved_epoch} is in "
             f"{saved_in / CHECKPOINT}. Continue with: minigrad train --resume {saved_in}")
-
-
-
-# ------------------------------------------------------------------------------------
-# minigrad compare: one model, one seed, several optimizers
-
-# name -> (optimizer, momentum). "sgd-momentum" is SGD with the classic momentum 0.9.
-COMPARE_OPTIMIZERS = {"sgd": ("sgd", 0.0), "sgd-momentum": ("sgd", 0.9), "rmsprop": ("rmsprop", 0.0),
-                      "adam": ("adam", 0.0)}
-
-
-def parse_optimizer_spec(spec: str) -> tuple[str, float | None]:
-    """``"adam"`` -> ("adam", None) (its default lr); ``"sgd:0.1"`` -> ("sgd", 0.1)."""
-    name, _, lr = spec.partition(":")
-    if name not in COMPARE_OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r} in {spec!r}; choose from {', '.join(COMPARE_OPTIMIZERS)}")
-    if not lr:
-        return name, None
-    try:
-        value = float(lr)
-    except ValueError:
-        raise ValueError(f"learning rate {lr!r} in {spec!r} is not a number") from None
-    if not value > 0:
-        raise ValueError(f"learning rate in {spec!r} must be > 0, got {value:g}")
-    return name, value
-
-
-def compare(config: TrainConfig, specs: list[str], out, log=print) -> dict:
-    """Train ``config`` once per optimizer in ``specs`` (see ``parse_optimizer_spec``),
-    every run from the same seed, so the runs start from the same parameters and see
-    the same batches: the optimizer is the only difference. Each run writes its own
-    outputs to ``out/<name>/``; ``out`` gets compare.json and compare.png (training
-    loss and test accuracy per epoch, side by side). Returns the compare.json dict."""
-    out = Path(out)
-    runs = {}
-    for spec in specs:
-        name, lr = parse_optimizer_spec(spec)
-        optimizer, momentum = COMPARE_OPTIMIZERS[name]
-        run_config = dataclasses.replace(config, optimizer=optimizer, momentum=momentum, lr=lr)
-        log(f"=== {name} ===")
-        result = train(run_config, out / name, log=log)
-        runs[name] = {"optimizer": optimizer, "momentum": momentum, "lr": result["config"]["lr"],
-                      "epochs": result["epochs"], "test_accuracy": result["test_accuracy"],
-                      "final_train_loss": result["epochs"][-1]["train_loss"],
-                      "wall_seconds": result["wall_seconds"]}
-    summary = {"config": dataclasses.asdict(config.resolved()), "runs": runs}
-    (out / "compare.json").write_text(json.dumps(summary, indent=2) + "\n")
-    log(format_comparison(runs))
-    labels = {f"{name} (lr={run['lr']:g})": run["epochs"] for name, run in runs.items()}
-    title = f"{config.model} on {config.dataset}: optimizers from the same seed ({config.seed})"
-    if not plots.plot_comparison(labels, out / "compare.png", title):
-        log("note: matplotlib is not installed, so compare.png was skipped (pip install matplotlib)")
-    return summary
-
-
-def format_comparison(runs: dict) -> str:
-    """The table of final numbers that ``minigrad compare`` prints."""
-    lines = [f"{'optimizer':<14} {'lr':>8} {'train loss':>11} {'test accuracy':>14} {'seconds':>9}"]
-    for name, run in runs.items():
-        lines.append(f"{name:<14} {run['lr']:>8g} {run['final_train_loss']:>11.4f} "
-                     f"{run['test_accuracy']:>14.4f} {run['wall_seconds']:>9.1f}")
-    return "\n".join(lines)
