@@ -1,6 +1,6 @@
 """Optimizers: the Optimizer base class, and SGD / Adam / AdamW / Adagrad against torch.optim.
 
-Parity follows ARCHITECTURE.md ("Testing habits"): gradients are computed once, with
+Parity follows the project's testing habit: gradients are computed once, with
 minigrad at minigrad's current parameters, and the SAME arrays are copied into torch's
 ``.grad``; parameters are compared after every step. Never two whole training runs.
 RMSprop has its own file (test_rmsprop.py), which reuses the harness below.
