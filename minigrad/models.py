@@ -22,7 +22,7 @@ The four tell a story the lessons follow:
 
 from __future__ import annotations
 
-from .layers import LSTM, RNN, Conv2d, Dropout, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential
+from .layers import GRU, LSTM, RNN, Conv2d, Dropout, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential
 from .tensor import Tensor
 
 MODELS = ("mlp", "cnn", "rnn", "lstm")
@@ -90,7 +90,8 @@ class RowReader(Module):
     classifier, so the network must carry what it saw in the top rows through all
     the steps below them: a direct test of how well a recurrent cell remembers.
 
-    ``cell`` is ``"rnn"`` (Elman: h' = tanh(x W_ih^T + h W_hh^T + b)) or ``"lstm"``.
+    ``cell`` is ``"rnn"`` (Elman: h' = tanh(x W_ih^T + h W_hh^T + b)), ``"lstm"`` or
+    ``"gru"``.
     Submodule names are ``recurrent`` and ``head``, so the state_dict keys are
     ``recurrent.weight_ih_l0``, ..., ``head.weight``, ``head.bias``.
     """
@@ -98,7 +99,7 @@ class RowReader(Module):
     def __init__(self, image_shape: tuple, num_classes: int = 10, cell: str = "lstm", hidden_size: int = 128):
         super().__init__()
         channels, _, width = image_shape  # the height is the number of steps, known at run time
-        layer = {"rnn": RNN, "lstm": LSTM}[cell]
+        layer = {"rnn": RNN, "lstm": LSTM, "gru": GRU}[cell]
         self.cell = cell
         self.recurrent = layer(channels * width, hidden_size, batch_first=True)
         self.head = Linear(hidden_size, num_classes)

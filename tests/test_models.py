@@ -60,3 +60,25 @@ def test_same_model_in_pytorch_gives_the_same_scores(name):
     images = numpy.random.default_rng(1).standard_normal((4, 1, 28, 28)).astype(numpy.float32)
     expected = twin(torch.from_numpy(images)).detach().numpy()
     numpy.testing.assert_allclose(model(mg.tensor(images)).numpy(), expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_row_reader_matches_its_pytorch_twin_for_every_cell(cell):
+    """RowReader(cell=...) is torch's recurrent layer (batch_first) on the rows, then a
+    Linear layer on the last hidden state."""
+    torch = pytest.importorskip("torch")
+    from minigrad.models import RowReader
+
+    mg.manual_seed(0)
+    model = RowReader((1, 28, 28), 10, cell=cell, hidden_size=16)
+    layer = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
+    recurrent, head = layer(28, 16, batch_first=True), torch.nn.Linear(16, 10)
+    state = model.state_dict()
+    recurrent.load_state_dict({key.removeprefix("recurrent."): torch.from_numpy(value)
+                               for key, value in state.items() if key.startswith("recurrent.")})
+    head.load_state_dict({key.removeprefix("head."): torch.from_numpy(value)
+                          for key, value in state.items() if key.startswith("head.")})
+    images = numpy.random.default_rng(1).standard_normal((4, 1, 28, 28)).astype(numpy.float32)
+    output, _ = recurrent(torch.from_numpy(images[:, 0]))  # (N, 28 rows, 28 pixels)
+    expected = head(output[:, -1]).detach().numpy()
+    numpy.testing.assert_allclose(model(mg.tensor(images)).numpy(), expected, rtol=1e-4, atol=1e-5)
