@@ -4,9 +4,10 @@ The idea
 --------
 Gradients of different weights can differ by orders of magnitude, and one learning rate
 cannot suit them all. Rprop (Riedmiller and Braun, 1993) used only the *sign* of the
-full-batch gradient. Hinton's lecture 6e of the Coursera course "Neural Networks for
-Machine Learning" (2012, with Srivastava and Swersky) made that work with mini-batches:
-keep, for every weight, a moving average of the squared gradient,
+full-batch gradient. Lecture 6e of Hinton's Coursera course "Neural Networks for
+Machine Learning" (2012, with Srivastava and Swersky) presented RMSProp, credited there to
+Tijmen Tieleman and cited since as Tieleman and Hinton (2012), as "a mini-batch version of
+rprop": keep, for every weight, a moving average of the squared gradient,
 
     MeanSquare(w, t) = 0.9 MeanSquare(w, t-1) + 0.1 (∂E/∂w)²,
 
@@ -51,10 +52,11 @@ Keras 3 (tf.keras)  1e-3        0.9   1e-7    0   sqrt(v + ε)    inside b    no
 TF1 RMSProp         (required)  0.9   1e-10   1   sqrt(v + ε)    inside b    no
 Optax               (required)  0.9   1e-8    0   sqrt(v + ε) *  inside b    optional
 Graves (2013)       1e-4        0.95  1e-4    0   sqrt(s + ε)    inside b    no
-Hinton (2012)       (none)      0.9   (none)  0   (none)         (no b)      no
+Hinton (2012)       (none)      0.9   (none)  -   (none)         (no b)      no
 ==================  ==========  ====  ======  ==  =============  ==========  ==========
 
 (*) Optax's ``eps_in_sqrt=True`` is the default; ``False`` puts ε outside like PyTorch.
+Hinton's slide gives no learning rate, ε or v₀; the ``hinton2012`` preset's are our choices.
 All but Hinton's slide offer ``centered``; Graves' version is always centered and uses
 momentum 0.9. Why each column matters:
 
@@ -127,9 +129,10 @@ PRESETS: dict[str, dict] = {
                    "bias_correction": False},
     # Hinton, Srivastava, Swersky, Coursera "Neural Networks for Machine Learning", lecture 6e
     # (2012): MeanSquare(w,t) = 0.9 MeanSquare(w,t-1) + 0.1 (dE/dw)^2, and the gradient is
-    # divided by sqrt(MeanSquare(w,t)). The slide gives no learning rate and no epsilon: we
-    # take lr = 1e-3 (the value usually quoted with it) and a tiny eps = 1e-8 outside the root,
-    # which only guards against 0/0 (it changes steps by ~1e-8 relative when g is not ~0).
+    # divided by sqrt(MeanSquare(w,t)). The slide gives no learning rate, no epsilon and no
+    # starting value: lr = 1e-3 (Keras' default), a tiny eps = 1e-8 outside the root, which only
+    # guards against 0/0 (it changes steps by ~1e-8 relative when g is not ~0), and v0 = 0 are
+    # our choices, not the slide's.
     "hinton2012": {"lr": 1e-3, "alpha": 0.9, "eps": 1e-8, "momentum": 0.0, "centered": False,
                    "eps_inside_sqrt": False, "initial_square_avg": 0.0, "lr_in_momentum": False,
                    "bias_correction": False},
