@@ -272,8 +272,7 @@ def make_scheduler(config: TrainConfig, optimizer) -> CosineAnnealingLR | None:
 
     falling from lr to near 0 along half a cosine. Why decay at all: at a constant
     rate, the noise of mini-batch gradients keeps the parameters bouncing around a
-    minimum (the "noise ball"); the smaller final steps settle them, worth about a point
-    of test accuracy here. ``"constant"``: no scheduler (None), lr throughout.
+    minimum (the "noise ball", lesson 05); the smaller final steps settle them. ``"constant"``: no scheduler (None), lr throughout.
     """
     if config.schedule == "constant":
         return None
