@@ -1,10 +1,19 @@
 """Time and memory per training step: minigrad beside a hand-written NumPy reference and PyTorch.
 
-    python benchmarks/run.py                          # everything: 5 workloads x 3 implementations x 1, 2 threads
-    python benchmarks/run.py --repeats 3 --threads 1  # the numbers the targets of issue 6 are read from
+    python benchmarks/run.py --interleaved            # the speed ratios the targets are read from
+    python benchmarks/run.py                          # separate processes: time and memory of every cell
     python benchmarks/run.py --quick                  # a fast smoke run (few steps, noisy numbers)
 
-Every measurement runs in a fresh child process, one per (implementation, workload,
+Two modes. ``--interleaved`` measures speed only: one child per workload and thread
+count builds minigrad and the reference side by side and runs blocks of ``--block``
+training steps of each in turn, ``--rounds`` times; a second child does the same with
+the reference and PyTorch. A slow minute of the host then slows both sides of a ratio
+alike; each round gives one ratio, and the table reports their median and range (see
+``interleave`` and ``interleaved_row``). The engine-overhead chain runs the same way,
+minigrad beside PyTorch in one child.
+
+The default mode, separate processes, measures memory as well as time. Every
+measurement runs in a fresh child process, one per (implementation, workload,
 threads, repeat), so that imports, caches and the memory peak of one measurement do
 not leak into another. The child's environment fixes the thread count of every BLAS
 and OpenMP pool before NumPy (or PyTorch) is imported. The child
@@ -55,14 +64,24 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 # Set on some processors so that old OpenBLAS builds pick a safe kernel; they slow a
 # current NumPy down. The children run without both (see README, "Caveats").
 OPENBLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+# glibc's malloc hands arrays above a threshold back to the system when freed, and the
+# threshold moves with what the process freed before: a fresh child faults the pages of
+# its arrays in again every step, a process that loaded a data set first does not. The
+# interleaved children pin both thresholds at the values glibc's own rule reaches at its
+# maximum (32 MiB, trim at twice that), so that no ratio depends on that history.
+STEADY_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(64 * 2**20)}
 
-# Issue 6's targets (1 thread, median of 3 runs): minigrad / reference, minigrad / PyTorch.
+# The targets at 1 thread, minigrad / reference and minigrad / PyTorch (time per step):
+# issue 14's where it sets one, issue 6's elsewhere (the PyTorch ones but cnn's).
 TARGETS = {
-    "mlp": (1.10, 1.0), "cnn": (1.25, 2.0), "rnn": (1.30, 1.5), "lstm": (1.30, 2.0), "deep_rnn": (4.0, 1.0),
+    "mlp": (1.10, 1.0), "cnn": (1.10, 1.5), "rnn": (1.15, 1.5), "lstm": (1.10, 2.0), "deep_rnn": (1.15, 1.0),
 }
-TARGET_RSS_RATIO = 1.5  # peak RSS of minigrad / reference
+TARGET_RSS_RATIO = 1.2  # peak RSS of minigrad / reference
 TARGET_OPS_PER_SECOND = 100_000
 TARGET_RSS_GROWTH_PERCENT = 5.0
+# The engine-overhead chain y <- tanh(y * w + b): tensors of this shape, this many links a chain.
+ENGINE_SHAPE = (8, 32)
+ENGINE_LINKS, ENGINE_LINKS_QUICK = 1000, 200
 
 POOL_IMAGES = 1024  # distinct real images the batches cycle through (8 batches of 128)
 
@@ -85,8 +104,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--no-extras", action="store_true", help="skip engine overhead and memory stability")
     parser.add_argument("--keep-openblas-env", action="store_true",
                         help=f"leave {' and '.join(OPENBLAS_OVERRIDES)} in the children's environment")
+    parser.add_argument("--interleaved", action="store_true",
+                        help="speed only, one process per workload: blocks of steps of each implementation "
+                             "in turn; reports the median and range of the per-round ratios")
+    parser.add_argument("--rounds", type=int, default=None, help="--interleaved: rounds (default 9, --quick 3)")
+    parser.add_argument("--block", type=int, default=None,
+                        help="--interleaved: steps (engine: chains) per block (default 10, --quick 2)")
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="--interleaved: leave glibc's malloc thresholds to move as they do by default "
+                             f"(instead of {', '.join(STEADY_MALLOC)})")
     parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 5 steps, 1 warm-up, 1 thread, 1 repeat, memory 10/100 steps")
+                        help="smoke run: 5 steps, 1 warm-up, 1 thread, 1 repeat, memory 10/100 steps; "
+                             "--interleaved: 3 rounds of 2 steps")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds before a child is given up")
     parser.add_argument("--data-dir", default=None, help="Fashion-MNIST root (default: minigrad's search)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "latest.json")
@@ -98,8 +127,15 @@ def parse_args(argv=None) -> argparse.Namespace:
             args.memory_steps = [10, 100]
     if args.threads is None:
         args.threads = [1] if args.quick else [1, 2]
-    if min(args.steps, args.warmup, args.repeats, *args.threads) < 1:
-        parser.error("--steps, --warmup, --repeats and --threads must be >= 1")
+    if args.rounds is None:
+        args.rounds = 3 if args.quick else 9
+    if args.block is None:
+        args.block = 2 if args.quick else 10
+    if min(args.steps, args.warmup, args.repeats, args.rounds, args.block, *args.threads) < 1:
+        parser.error("--steps, --warmup, --repeats, --rounds, --block and --threads must be >= 1")
+    if args.interleaved and not {"minigrad", "reference"} <= set(args.implementations):
+        parser.error("--interleaved needs minigrad and reference in --implementations "
+                     "(every ratio is measured against the reference in the same process)")
     if not 1 <= args.memory_steps[0] < args.memory_steps[1]:
         parser.error("--memory-steps SHORT LONG needs 1 <= SHORT < LONG")
     return args
@@ -119,13 +155,16 @@ def write_batch_pool(spec: dict) -> dict:
     return {"images": POOL_IMAGES, "numpy": numpy.__version__}
 
 
-def child_environment(threads: int, keep_openblas_env: bool) -> dict:
+def child_environment(threads: int, keep_openblas_env: bool, malloc: dict | None = None) -> dict:
+    """The parent's environment with the thread count fixed, the OpenBLAS overrides
+    removed (unless kept) and the ``malloc`` variables (e.g. STEADY_MALLOC) added."""
     env = dict(os.environ)
     for name in THREAD_VARIABLES:
         env[name] = str(threads)
     if not keep_openblas_env:
         for name in OPENBLAS_OVERRIDES:
             env.pop(name, None)  # both together: the L2 size only makes sense with the core type
+    env.update(malloc or {})
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return env
 
@@ -221,8 +260,17 @@ def machine_info(args, removed: dict) -> dict:
         "pytorch_installed": torch_spec is not None,
         "thread_variables": list(THREAD_VARIABLES),
         "openblas_overrides_removed": removed,
-        "steps": args.steps, "warmup": args.warmup, "repeats": args.repeats, "quick": args.quick,
+        "mode": "interleaved" if args.interleaved else "separate", "quick": args.quick,
+        "steps": args.steps, "warmup": args.warmup, "repeats": args.repeats,
+        "rounds": args.rounds, "block": args.block, "malloc_environment": malloc_environment(args),
     }
+
+
+def malloc_environment(args) -> dict:
+    """The malloc variables the measuring children get: STEADY_MALLOC for the
+    interleaved mode unless --default-malloc, none for the separate mode (whose peak
+    RSS would grow with a higher trim threshold)."""
+    return dict(STEADY_MALLOC) if args.interleaved and not args.default_malloc else {}
 
 
 def main(argv=None) -> int:
@@ -248,43 +296,176 @@ def main(argv=None) -> int:
             return 1
         meta = machine_info(args, removed)
         meta.update(numpy=written["numpy"], skipped=skipped)
-        specs = [
-            {"kind": "train", "implementation": implementation, "workload": workload, "threads": threads,
-             "steps": args.steps, "warmup": args.warmup, "data": str(pool)}
-            for threads in args.threads for workload in args.workloads for implementation in implementations
-        ]
-        runs = {index: [] for index in range(len(specs))}
-        total = len(specs) * args.repeats
-        for repeat in range(args.repeats):
-            for index, spec in enumerate(specs):
-                done = repeat * len(specs) + index + 1
-                label = f"{spec['implementation']} {spec['workload']} threads={spec['threads']}"
-                print(f"[{done}/{total}] {label} (repeat {repeat + 1})", file=sys.stderr, flush=True)
-                runs[index].append(run_child(spec, child_environment(spec["threads"], args.keep_openblas_env),
-                                             args.timeout))
-        cells = [summarise_cell(spec, runs[index]) for index, spec in enumerate(specs)]
-        report = {"meta": meta, "results": cells, "ratios": ratios(cells)}
-
-        if not args.no_extras:
-            env = child_environment(min(args.threads), args.keep_openblas_env)
-            print("engine overhead (minigrad)", file=sys.stderr, flush=True)
-            report["engine_overhead"] = run_child(
-                {"kind": "engine_overhead", "implementation": "minigrad", "quick": args.quick}, env, args.timeout)
-            print("memory stability (minigrad, mlp)", file=sys.stderr, flush=True)
-            short, long = args.memory_steps
-            report["memory_stability"] = run_child(
-                {"kind": "memory_stability", "implementation": "minigrad", "workload": "mlp",
-                 "short_steps": short, "long_steps": long, "data": str(pool)}, env, args.timeout)
+        measure = run_interleaved if args.interleaved else run_separate
+        report = {"meta": meta, **measure(args, implementations, pool)}
     try:
         report["meta"]["load_average_at_end"] = os.getloadavg()
     except OSError:
         pass
 
-    print(format_report(report))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(format_interleaved(report) if args.interleaved else format_report(report))
+    write_atomically(args.out, json.dumps(report, indent=2) + "\n")
     print(f"\nwrote {args.out}")
     return 0
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it: an interrupted
+    run never leaves half a report where the last whole one was."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+def run_separate(args, implementations: list, pool: Path) -> dict:
+    """The default mode: one child per (implementation, workload, threads, repeat), then
+    the extras. Returns the report's ``results``, ``ratios`` and extras."""
+    specs = [
+        {"kind": "train", "implementation": implementation, "workload": workload, "threads": threads,
+         "steps": args.steps, "warmup": args.warmup, "data": str(pool)}
+        for threads in args.threads for workload in args.workloads for implementation in implementations
+    ]
+    runs = {index: [] for index in range(len(specs))}
+    total = len(specs) * args.repeats
+    for repeat in range(args.repeats):
+        for index, spec in enumerate(specs):
+            done = repeat * len(specs) + index + 1
+            label = f"{spec['implementation']} {spec['workload']} threads={spec['threads']}"
+            print(f"[{done}/{total}] {label} (repeat {repeat + 1})", file=sys.stderr, flush=True)
+            runs[index].append(run_child(spec, child_environment(spec["threads"], args.keep_openblas_env),
+                                         args.timeout))
+    cells = [summarise_cell(spec, runs[index]) for index, spec in enumerate(specs)]
+    report = {"results": cells, "ratios": ratios(cells)}
+
+    if not args.no_extras:
+        env = child_environment(min(args.threads), args.keep_openblas_env)
+        print("engine overhead (minigrad)", file=sys.stderr, flush=True)
+        report["engine_overhead"] = run_child(
+            {"kind": "engine_overhead", "implementation": "minigrad", "quick": args.quick}, env, args.timeout)
+        print("memory stability (minigrad, mlp)", file=sys.stderr, flush=True)
+        short, long = args.memory_steps
+        report["memory_stability"] = run_child(
+            {"kind": "memory_stability", "implementation": "minigrad", "workload": "mlp",
+             "short_steps": short, "long_steps": long, "data": str(pool)}, env, args.timeout)
+    return report
+
+
+# -------------------------------------------------------------------------------------
+# The interleaved mode: ratios measured inside one process, round by round
+
+
+def run_interleaved(args, implementations: list, pool: Path) -> dict:
+    """Per (threads, workload): one child interleaving minigrad with the reference and,
+    with PyTorch asked for and installed, one interleaving the reference with PyTorch;
+    then the engine-overhead chain, minigrad (and PyTorch) in one child. Returns the
+    report's ``interleaved`` rows and ``engine_overhead``."""
+    groups = [("minigrad", "reference")]
+    if "pytorch" in implementations:
+        groups.append(("reference", "pytorch"))
+    rows = []
+    malloc = malloc_environment(args)
+    for threads in args.threads:
+        env = child_environment(threads, args.keep_openblas_env, malloc)
+        for workload in args.workloads:
+            children = {}
+            for group in groups:
+                print(f"interleaved {' + '.join(group)}: {workload}, threads={threads}, "
+                      f"{args.rounds} rounds x {args.block} steps", file=sys.stderr, flush=True)
+                spec = {"kind": "interleaved", "implementations": list(group), "workload": workload,
+                        "threads": threads, "rounds": args.rounds, "block": args.block,
+                        "warmup": args.warmup, "data": str(pool)}
+                children[group] = run_child(spec, env, args.timeout)
+            rows.append(interleaved_row(workload, threads, children[("minigrad", "reference")],
+                                        children.get(("reference", "pytorch"))))
+    report = {"interleaved": rows}
+    if not args.no_extras:
+        frameworks = [name for name in ("minigrad", "pytorch") if name in implementations]
+        threads = min(args.threads)
+        print(f"interleaved engine overhead: {' + '.join(frameworks)}, threads={threads}", file=sys.stderr,
+              flush=True)
+        spec = {"kind": "interleaved_engine", "frameworks": frameworks, "threads": threads,
+                "links": ENGINE_LINKS_QUICK if args.quick else ENGINE_LINKS,
+                "rounds": args.rounds, "block": args.block, "warmup": args.warmup}
+        env = child_environment(threads, args.keep_openblas_env, malloc)
+        report["engine_overhead"] = engine_row(run_child(spec, env, args.timeout))
+    return report
+
+
+def per_round_ratios(numerators: list, denominators: list) -> list:
+    """``numerators[i] / denominators[i]`` for every round i: each ratio compares two
+    blocks run seconds apart in one process, so the host's speed of that moment cancels."""
+    return [top / bottom for top, bottom in zip(numerators, denominators, strict=True)]
+
+
+def median_and_range(values: list) -> dict:
+    """The median of the per-round values and their range: the median is what the
+    targets are read against; min and max say how far single rounds strayed."""
+    return {"median": round(statistics.median(values), 4), "min": round(min(values), 4),
+            "max": round(max(values), 4), "rounds": [round(value, 4) for value in values]}
+
+
+def interleaved_row(workload: str, threads: int, with_reference: dict, with_pytorch: dict | None) -> dict:
+    """One workload's ratios from its children's ms/step per round.
+
+    minigrad/reference = m_i / r_i round by round, from the first child. PyTorch ran in
+    a second child beside the reference again (r'_i, p_i), so minigrad/PyTorch is
+    chained through the reference, round by round:
+    (m_i / r_i) * (r'_i / p_i), each factor measured inside one process."""
+    target_reference, target_pytorch = TARGETS[workload]
+    row = {"workload": workload, "threads": threads, "target_minigrad_over_reference": target_reference,
+           "target_minigrad_over_pytorch": target_pytorch, "ms_per_step": {}, "page_faults_per_step": {},
+           "blas": {}, "threads_seen": {}}
+    errors = []
+    over_reference = None
+    if "error" in with_reference:
+        errors.append(f"minigrad + reference: {with_reference['error']}")
+    else:
+        minigrad, reference = with_reference["ms_per_step"]["minigrad"], with_reference["ms_per_step"]["reference"]
+        over_reference = per_round_ratios(minigrad, reference)
+        row["ms_per_step"].update(minigrad=median_and_range(minigrad), reference=median_and_range(reference))
+        row["minigrad_over_reference"] = median_and_range(over_reference)
+        faults = with_reference["page_faults_per_step"]
+        row["page_faults_per_step"] = {name: median_and_range(faults[name]) for name in ("minigrad", "reference")}
+        row["blas"]["minigrad + reference"] = with_reference.get("blas")
+        row["threads_seen"]["minigrad + reference"] = with_reference.get("threads_seen")
+    if with_pytorch is not None and "error" in with_pytorch:
+        errors.append(f"reference + pytorch: {with_pytorch['error']}")
+    elif with_pytorch is not None:
+        reference, pytorch = with_pytorch["ms_per_step"]["reference"], with_pytorch["ms_per_step"]["pytorch"]
+        reference_over_pytorch = per_round_ratios(reference, pytorch)
+        row["ms_per_step"].update(reference_beside_pytorch=median_and_range(reference),
+                                  pytorch=median_and_range(pytorch))
+        row["reference_over_pytorch"] = median_and_range(reference_over_pytorch)
+        row["page_faults_per_step"]["pytorch"] = median_and_range(
+            with_pytorch["page_faults_per_step"]["pytorch"])
+        if over_reference is not None:
+            chained = [a * b for a, b in zip(over_reference, reference_over_pytorch, strict=True)]
+            row["minigrad_over_pytorch"] = median_and_range(chained)
+        row["blas"]["reference + pytorch"] = with_pytorch.get("blas")
+        row["threads_seen"]["reference + pytorch"] = with_pytorch.get("threads_seen")
+    if errors:
+        row["errors"] = errors
+    return row
+
+
+def engine_row(child: dict) -> dict:
+    """Ops per second of the tiny-op chain per round (forward + backward, and forward
+    alone), and minigrad's time per op over PyTorch's, round by round."""
+    if "error" in child:
+        return {"error": child["error"]}
+    ops = child["ops_per_block"]
+    row = {key: child[key] for key in ("shape", "links", "chains_per_block", "ops_per_block")}
+    row["target_ops_per_second"] = TARGET_OPS_PER_SECOND
+    row["ops_per_second"], row["forward_ops_per_second"] = {}, {}
+    for framework, blocks in child["seconds"].items():
+        row["ops_per_second"][framework] = median_and_range([ops / total for _, total in blocks])
+        row["forward_ops_per_second"][framework] = median_and_range([ops / forward for forward, _ in blocks])
+    if "pytorch" in child["seconds"]:
+        minigrad = [total for _, total in child["seconds"]["minigrad"]]
+        pytorch = [total for _, total in child["seconds"]["pytorch"]]
+        row["minigrad_over_pytorch_time"] = median_and_range(per_round_ratios(minigrad, pytorch))
+    return row
 
 
 # -------------------------------------------------------------------------------------
@@ -312,17 +493,8 @@ def format_report(report: dict) -> str:
     cells = {(c["implementation"], c["workload"], c["threads"]): c for c in report["results"]}
     ratio_rows = {(r["workload"], r["threads"]): r for r in report["ratios"]}
     meta = report["meta"]
-    lines = [
-        (f"minigrad benchmark, {meta['date']}, {meta['cpu'] or 'unknown CPU'} ({meta['cpu_count']} cores), "
-         f"load average at start {_load_text(meta.get('load_average_at_start'))}"),
-        f"{meta['steps']} timed steps after {meta['warmup']} warm-up steps, median of {meta['repeats']} "
-        f"run(s) per cell" + (" -- QUICK SMOKE RUN, numbers are not meaningful" if meta["quick"] else ""),
-    ]
-    if meta["skipped"]:
-        lines.append("skipped: " + ", ".join(meta["skipped"]))
-    if meta["openblas_overrides_removed"]:
-        lines.append("removed from the children's environment: " + ", ".join(
-            f"{k}={v}" for k, v in meta["openblas_overrides_removed"].items()))
+    lines = _header_lines(meta, f"{meta['steps']} timed steps after {meta['warmup']} warm-up steps, "
+                                f"median of {meta['repeats']} run(s) per cell")
     for threads in sorted({c["threads"] for c in report["results"]}):
         lines += ["", f"### {threads} thread(s)", "",
                   TABLE_HEADER,
@@ -355,6 +527,133 @@ def format_report(report: dict) -> str:
             seen.add(text)
             lines.append(text)
     return "\n".join(lines)
+
+
+def _header_lines(meta: dict, how: str) -> list:
+    """Date, machine and load; how the numbers were taken; what was skipped or removed."""
+    lines = [
+        (f"minigrad benchmark, {meta['date']}, {meta['cpu'] or 'unknown CPU'} ({meta['cpu_count']} cores), "
+         f"load average at start {_load_text(meta.get('load_average_at_start'))}"),
+        how + (" -- QUICK SMOKE RUN, numbers are not meaningful" if meta["quick"] else ""),
+    ]
+    if meta["skipped"]:
+        lines.append("skipped: " + ", ".join(meta["skipped"]))
+    if meta["openblas_overrides_removed"]:
+        lines.append("removed from the children's environment: " + ", ".join(
+            f"{k}={v}" for k, v in meta["openblas_overrides_removed"].items()))
+    return lines
+
+
+def _spread_text(spread: dict | None, pattern: str = "{:.2f}") -> str:
+    """``median [min-max]``, e.g. ``1.49 [1.41-1.58]``; ``-`` when not measured."""
+    if not spread:
+        return "-"
+    median, low, high = (pattern.format(spread[key]) for key in ("median", "min", "max"))
+    return f"{median} [{low}-{high}]"
+
+
+def _target_text(spread: dict | None, target: float) -> str:
+    """The target and whether the median meets it (a ratio of times: at most the target)."""
+    if not spread:
+        return f"<= {target}"
+    return f"<= {target} {'ok' if spread['median'] <= target else 'MISS'}"
+
+
+def format_interleaved(report: dict) -> str:
+    """Markdown: per thread count one table of median [range] ratios with the targets,
+    then the engine-overhead table and the BLAS each child ran with."""
+    meta, rows = report["meta"], report["interleaved"]
+    lines = _header_lines(meta, f"interleaved: {meta['rounds']} rounds of {meta['block']} steps of each "
+                                f"implementation in turn, after {meta['warmup']} warm-up steps; "
+                                "median [min-max] of the per-round ratios of time per step")
+    malloc = meta["malloc_environment"]
+    lines.append("children's malloc: " + (" ".join(f"{k}={v}" for k, v in malloc.items()) if malloc
+                                          else "glibc's dynamic thresholds (--default-malloc)"))
+    with_pytorch = any("reference_over_pytorch" in row for row in rows)
+    for threads in sorted({row["threads"] for row in rows}):
+        same_threads = [row for row in rows if row["threads"] == threads]
+        lines += ["", f"### {threads} thread(s)", ""]
+        lines += _interleaved_table(same_threads, with_pytorch)
+        lines += ["", _page_faults_line(same_threads)]
+        lines += _interleaved_warnings(same_threads, threads)
+    lines += _engine_lines(report.get("engine_overhead"))
+    lines += ["", "BLAS and threads seen by the children:"]
+    # dict.fromkeys drops repeated lines and keeps the first of each in order
+    for text in dict.fromkeys(f"  {process}, {row['threads']} thread(s): {_blas_text(blas)}"
+                              for row in rows for process, blas in row["blas"].items()):
+        lines.append(text)
+    return "\n".join(lines)
+
+
+def _interleaved_table(rows: list, with_pytorch: bool) -> list:
+    """The Markdown table of one thread count; the PyTorch columns only when measured."""
+    header, rule = "| workload | minigrad/reference | target |", "|---|---|---|"
+    if with_pytorch:
+        header, rule = header + " minigrad/PyTorch | target | reference/PyTorch |", rule + "---|---|---|"
+    lines = [header, rule]
+    for row in rows:
+        over_reference = row.get("minigrad_over_reference")
+        line = (f"| {row['workload']} | {_spread_text(over_reference)} "
+                f"| {_target_text(over_reference, row['target_minigrad_over_reference'])} |")
+        if with_pytorch:
+            over_pytorch = row.get("minigrad_over_pytorch")
+            line += (f" {_spread_text(over_pytorch)} "
+                     f"| {_target_text(over_pytorch, row['target_minigrad_over_pytorch'])} "
+                     f"| {_spread_text(row.get('reference_over_pytorch'))} |")
+        lines.append(line)
+    return lines
+
+
+def _page_faults_line(rows: list) -> str:
+    """Median minor page faults per step of each implementation, one workload after another."""
+    names = ["minigrad", "reference"]
+    if any("pytorch" in row["page_faults_per_step"] for row in rows):
+        names.append("pytorch")
+    parts = []
+    for row in rows:
+        faults = row["page_faults_per_step"]
+        parts.append(f"{row['workload']} " + " / ".join(
+            f"{faults[name]['median']:.0f}" if name in faults else "-" for name in names))
+    return f"Minor page faults per step, median ({' / '.join(names)}): " + ", ".join(parts)
+
+
+def _interleaved_warnings(rows: list, threads: int) -> list:
+    """Children that failed, and children whose BLAS ran with another thread count than asked."""
+    lines = []
+    for row in rows:
+        lines += [f"error in {row['workload']}: {error}" for error in row.get("errors", [])]
+        for process, seen in row["threads_seen"].items():
+            if seen and seen != [threads]:
+                lines.append(f"WARNING: {row['workload']} ({process}) ran with {seen} BLAS threads, not {threads}")
+    return lines
+
+
+def _engine_lines(engine: dict | None) -> list:
+    """The interleaved engine-overhead table (ops per second: more is better)."""
+    if not engine:
+        return []
+    if "error" in engine:
+        return ["", f"engine overhead: error: {engine['error']}"]
+    shape = ", ".join(str(size) for size in engine["shape"])
+    ops, forward, target = engine["ops_per_second"], engine["forward_ops_per_second"], engine["target_ops_per_second"]
+    verdict = "ok" if ops["minigrad"]["median"] >= target else "MISS"
+    count = "{:,.0f}"
+    lines = [
+        "",
+        (f"Engine overhead: tiny-op chain y = tanh(y * w + b) on ({shape}) float32, {engine['links']:,} links "
+         f"({3 * engine['links']:,} ops) a chain, {engine['chains_per_block']} chain(s) a block, one process"),
+        "",
+        "| | ops/s forward + backward | target | ops/s forward alone |",
+        "|---|---|---|---|",
+        (f"| minigrad | {_spread_text(ops['minigrad'], count)} | >= {target:,} {verdict} "
+         f"| {_spread_text(forward['minigrad'], count)} |"),
+    ]
+    if "pytorch" in ops:
+        lines += [
+            f"| PyTorch | {_spread_text(ops['pytorch'], count)} | | {_spread_text(forward['pytorch'], count)} |",
+            f"| minigrad/PyTorch, time per op | {_spread_text(engine['minigrad_over_pytorch_time'])} | | |",
+        ]
+    return lines
 
 
 def _load_text(load) -> str:
@@ -482,6 +781,10 @@ def child_main(spec: dict) -> int:
         result = measure_engine_overhead(quick=spec.get("quick", False))
     elif kind == "memory_stability":
         result = measure_memory_stability(spec)
+    elif kind == "interleaved":
+        result = measure_interleaved(spec)
+    elif kind == "interleaved_engine":
+        result = measure_interleaved_engine(spec)
     else:
         result = measure_training(spec)
     print(json.dumps(result))
@@ -502,10 +805,7 @@ def measure_training(spec: dict) -> dict:
     from benchmarks.workloads import WORKLOADS, loss_value, make_trainer
 
     implementation, workload = spec["implementation"], WORKLOADS[spec["workload"]]
-    if implementation == "pytorch":
-        import torch
-
-        torch.set_num_threads(spec["threads"])
+    set_torch_threads([implementation], spec["threads"])
     data = load_batches(spec, workload)
     _, step = make_trainer(implementation, workload)
     rss_before = current_rss_mb()
@@ -528,34 +828,150 @@ def measure_training(spec: dict) -> dict:
     }
 
 
-def measure_engine_overhead(quick: bool = False) -> dict:
-    """Tiny ops per second through minigrad's engine: a chain y <- tanh(y * w + b) of
-    scalar tensors (three ops a link), recorded forward and walked backward. The
-    arithmetic is negligible, so this is the per-op cost of Function.apply, the
-    graph bookkeeping and the backward engine."""
-    import minigrad
+def tiny_op_chain(framework: str, links: int):
+    """A function that runs one chain y <- tanh(y * w + b), ``links`` links of three ops
+    on ENGINE_SHAPE float32 tensors, forward and then backward (seeded with ones), and
+    returns (forward seconds, total seconds). The arithmetic is negligible, so this is
+    the per-op cost of the framework: recording each op, the graph bookkeeping and the
+    backward engine. ``framework``: "minigrad" or "pytorch"."""
+    import numpy
 
-    links, repeats = (200, 5) if quick else (1000, 20)
-    x = minigrad.tensor(0.5, requires_grad=True)
-    w = minigrad.tensor(0.9, requires_grad=True)
-    b = minigrad.tensor(0.1, requires_grad=True)
-    forward_times, total_times = [], []
-    for _ in range(repeats + 1):  # the first round is warm-up
+    values = [numpy.full(ENGINE_SHAPE, value, dtype=numpy.float32) for value in (0.5, 0.9, 0.1)]
+    if framework == "pytorch":
+        import torch
+
+        x, w, b = (torch.from_numpy(array).requires_grad_() for array in values)
+        seed = torch.ones(ENGINE_SHAPE)
+    else:
+        import minigrad
+
+        x, w, b = (minigrad.tensor(array, requires_grad=True) for array in values)
+        seed = minigrad.ones(ENGINE_SHAPE)
+
+    def run_chain() -> tuple:
         started = time.perf_counter()
         y = x
         for _ in range(links):
             y = (y * w + b).tanh()
         forwarded = time.perf_counter()
-        y.backward()
+        y.backward(seed)
         finished = time.perf_counter()
-        forward_times.append(forwarded - started)
-        total_times.append(finished - started)
         x.grad = w.grad = b.grad = None
+        return forwarded - started, finished - started
+
+    return run_chain
+
+
+def measure_engine_overhead(quick: bool = False) -> dict:
+    """Tiny ops per second through minigrad's engine (``tiny_op_chain``): the median of
+    20 chains (5 with ``quick``) after one for warm-up."""
+    links, repeats = (ENGINE_LINKS_QUICK, 5) if quick else (ENGINE_LINKS, 20)
+    run_chain = tiny_op_chain("minigrad", links)
+    forward_times, total_times = zip(*[run_chain() for _ in range(repeats + 1)])
     ops = 3 * links
     return {
-        "ops_per_chain": ops, "repeats": repeats,
-        "ops_per_second": ops / statistics.median(total_times[1:]),
+        "shape": list(ENGINE_SHAPE), "ops_per_chain": ops, "repeats": repeats,
+        "ops_per_second": ops / statistics.median(total_times[1:]),  # the first chain is warm-up
         "forward_ops_per_second": ops / statistics.median(forward_times[1:]),
+    }
+
+
+def interleave(runners: dict, rounds: int, block: int) -> dict:
+    """Call ``runner(block)`` of every implementation in turn, ``rounds`` times, and
+    return each one's results in round order. The order reverses every other round
+    (A B, B A, A B, ...), so that neither implementation always runs first: a host that
+    speeds up or slows down during a round favours each side equally often."""
+    names = list(runners)
+    results = {name: [] for name in names}
+    for round_index in range(rounds):
+        for name in names if round_index % 2 == 0 else reversed(names):
+            results[name].append(runners[name](block))
+    return results
+
+
+def training_block(step, data: list):
+    """A function ``run(steps)`` that runs that many training steps, cycling through
+    ``data`` from where its last call stopped, and returns [milliseconds per step, minor
+    page faults per step] (pages the system had to map in again: memory that malloc
+    gave back and the next step asked for anew)."""
+    position = 0
+
+    def run(steps: int) -> list:
+        nonlocal position
+        faults_before = minor_page_faults()
+        started = time.perf_counter()
+        for _ in range(steps):
+            step(*data[position % len(data)])
+            position += 1
+        elapsed = time.perf_counter() - started
+        return [elapsed * 1e3 / steps, (minor_page_faults() - faults_before) / steps]
+
+    return run
+
+
+def minor_page_faults() -> int:
+    """This process's minor page faults so far (``ru_minflt``)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def chain_block(run_chain):
+    """A function ``run(chains)`` that runs that many tiny-op chains and returns
+    [forward seconds, total seconds] summed over them."""
+
+    def run(chains: int) -> list:
+        forward = total = 0.0
+        for _ in range(chains):
+            chain_forward, chain_total = run_chain()
+            forward += chain_forward
+            total += chain_total
+        return [forward, total]
+
+    return run
+
+
+def set_torch_threads(names: list, threads: int) -> None:
+    """PyTorch sizes its own thread pool (the environment variables alone do not)."""
+    if "pytorch" in names:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def measure_interleaved(spec: dict) -> dict:
+    """Build a trainer of each implementation in ``spec["implementations"]`` on the same
+    batches, warm each up, then ``interleave`` blocks of training steps: ms/step and
+    page faults per step of every block of every round."""
+    from benchmarks.workloads import WORKLOADS, make_trainer
+
+    names, workload = spec["implementations"], WORKLOADS[spec["workload"]]
+    set_torch_threads(names, spec["threads"])
+    data = load_batches(spec, workload)
+    runners = {name: training_block(make_trainer(name, workload)[1], data) for name in names}
+    for run in runners.values():
+        run(spec["warmup"])
+    blocks = interleave(runners, spec["rounds"], spec["block"])
+    blas = blas_info("pytorch" if "pytorch" in names else "minigrad")
+    return {
+        "ms_per_step": {name: [ms for ms, _ in results] for name, results in blocks.items()},
+        "page_faults_per_step": {name: [faults for _, faults in results] for name, results in blocks.items()},
+        "blas": blas, "threads_seen": threads_seen(blas),
+    }
+
+
+def measure_interleaved_engine(spec: dict) -> dict:
+    """``tiny_op_chain`` of each framework in ``spec["frameworks"]``, interleaved in
+    blocks of ``block`` chains: [forward, total] seconds of every block of every round."""
+    names = spec["frameworks"]
+    set_torch_threads(names, spec["threads"])
+    runners = {name: chain_block(tiny_op_chain(name, spec["links"])) for name in names}
+    for run in runners.values():
+        run(spec["warmup"])
+    return {
+        "shape": list(ENGINE_SHAPE), "links": spec["links"], "chains_per_block": spec["block"],
+        "ops_per_block": 3 * spec["links"] * spec["block"],
+        "seconds": interleave(runners, spec["rounds"], spec["block"]),
     }
 
 

@@ -210,3 +210,165 @@ def test_quick_run_writes_the_documented_json(tmp_path):
     memory = report["memory_stability"]
     assert (memory["short_steps"], memory["long_steps"]) == (5, 20)
     assert memory["rss_short_mb"] > 0 and "growth_percent" in memory
+
+
+# -------------------------------------------------------------------------------------
+# The interleaved mode: the arithmetic on hand-made numbers, then one quick real run
+
+
+def test_per_round_ratios_and_their_median_and_range():
+    ratios = run.per_round_ratios([3.0, 4.0, 10.0, 1.0], [2.0, 2.0, 4.0, 1.0])
+    assert ratios == [1.5, 2.0, 2.5, 1.0]
+    assert run.median_and_range(ratios) == {"median": 1.75, "min": 1.0, "max": 2.5, "rounds": ratios}
+    assert run.median_and_range([3.0, 1.0, 2.0])["median"] == 2.0
+    with pytest.raises(ValueError):  # a round missing on one side is an error, not a shorter list
+        run.per_round_ratios([1.0, 2.0], [1.0])
+
+
+def test_interleave_alternates_the_order_from_round_to_round():
+    calls = []
+
+    def runner(name):
+        def run_block(block):
+            calls.append((name, block))
+            return 10 * len(calls)
+        return run_block
+
+    results = run.interleave({"a": runner("a"), "b": runner("b")}, rounds=3, block=4)
+    assert calls == [("a", 4), ("b", 4), ("b", 4), ("a", 4), ("a", 4), ("b", 4)]
+    assert results == {"a": [10, 40, 50], "b": [20, 30, 60]}
+
+
+def _children():
+    """Hand-made results of the two children of one workload (ms/step of 3 rounds)."""
+    with_reference = {"ms_per_step": {"minigrad": [2.0, 3.0, 4.0], "reference": [1.0, 1.0, 2.0]},
+                      "page_faults_per_step": {"minigrad": [700.0, 0.0, 650.0], "reference": [0.0, 0.0, 0.0]},
+                      "blas": None, "threads_seen": [1]}
+    with_pytorch = {"ms_per_step": {"reference": [2.0, 2.0, 2.0], "pytorch": [1.0, 4.0, 1.0]},
+                    "page_faults_per_step": {"reference": [0.0, 0.0, 0.0], "pytorch": [3.0, 2.0, 1.0]},
+                    "blas": None, "threads_seen": [1]}
+    return with_reference, with_pytorch
+
+
+def test_interleaved_row_chains_minigrad_over_pytorch_through_the_reference():
+    with_reference, with_pytorch = _children()
+    row = run.interleaved_row("mlp", 1, with_reference, with_pytorch)
+    # minigrad/reference per round: 2, 3, 2; reference/PyTorch: 2, 0.5, 2; their products 4, 1.5, 4
+    assert row["minigrad_over_reference"] == {"median": 2.0, "min": 2.0, "max": 3.0, "rounds": [2.0, 3.0, 2.0]}
+    assert row["reference_over_pytorch"] == {"median": 2.0, "min": 0.5, "max": 2.0, "rounds": [2.0, 0.5, 2.0]}
+    assert row["minigrad_over_pytorch"] == {"median": 4.0, "min": 1.5, "max": 4.0, "rounds": [4.0, 1.5, 4.0]}
+    assert row["ms_per_step"]["pytorch"]["median"] == 1.0
+    faults = row["page_faults_per_step"]
+    assert (faults["minigrad"]["median"], faults["reference"]["max"], faults["pytorch"]["median"]) == (650, 0, 2)
+    assert (row["target_minigrad_over_reference"], row["target_minigrad_over_pytorch"]) == run.TARGETS["mlp"]
+    assert "errors" not in row
+
+    alone = run.interleaved_row("mlp", 1, with_reference, None)
+    assert "minigrad_over_pytorch" not in alone and "reference_over_pytorch" not in alone and "errors" not in alone
+    failed = run.interleaved_row("mlp", 1, with_reference, {"error": "exit code 1: boom"})
+    assert failed["errors"] == ["reference + pytorch: exit code 1: boom"]
+    assert "minigrad_over_pytorch" not in failed and failed["minigrad_over_reference"]["median"] == 2.0
+
+
+def _interleaved_report(rows: list) -> dict:
+    meta = {"date": "today", "cpu": "a CPU", "cpu_count": 2, "load_average_at_start": [0.5, 0.5, 0.5],
+            "quick": False, "skipped": [], "openblas_overrides_removed": {}, "rounds": 3, "block": 10,
+            "warmup": 5, "malloc_environment": dict(run.STEADY_MALLOC)}
+    return {"meta": meta, "interleaved": rows}
+
+
+def test_interleaved_table_shows_median_range_target_and_verdict():
+    with_reference, with_pytorch = _children()
+    text = run.format_interleaved(_interleaved_report([run.interleaved_row("mlp", 1, with_reference, with_pytorch)]))
+    assert "| workload | minigrad/reference | target | minigrad/PyTorch | target | reference/PyTorch |" in text
+    assert "| mlp | 2.00 [2.00-3.00] | <= 1.1 MISS | 4.00 [1.50-4.00] | <= 1.0 MISS | 2.00 [0.50-2.00] |" in text
+    assert "Minor page faults per step, median (minigrad / reference / pytorch): mlp 650 / 0 / 2" in text
+    assert "children's malloc: MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=67108864" in text
+
+    met = {"ms_per_step": {"minigrad": [1.0, 1.0, 1.0], "reference": [1.0, 1.0, 1.25]},
+           "page_faults_per_step": {"minigrad": [0.0] * 3, "reference": [0.0] * 3}, "blas": None,
+           "threads_seen": [1]}
+    text = run.format_interleaved(_interleaved_report([run.interleaved_row("cnn", 1, met, None)]))
+    assert "| cnn | 1.00 [0.80-1.00] | <= 1.1 ok |" in text
+    assert "PyTorch" not in text  # without PyTorch, no PyTorch columns
+
+
+def test_engine_row_turns_block_seconds_into_ops_per_second():
+    child = {"shape": [8, 32], "links": 100, "chains_per_block": 2, "ops_per_block": 600,
+             "seconds": {"minigrad": [[0.002, 0.01], [0.004, 0.02], [0.003, 0.012]],
+                         "pytorch": [[0.001, 0.005], [0.001, 0.005], [0.002, 0.004]]}}
+    row = run.engine_row(child)
+    assert row["ops_per_second"]["minigrad"]["median"] == 50_000  # 600 ops in 0.012 s
+    assert (row["ops_per_second"]["minigrad"]["min"], row["ops_per_second"]["minigrad"]["max"]) == (30_000, 60_000)
+    assert row["forward_ops_per_second"]["minigrad"]["median"] == 200_000  # 600 ops in 0.003 s
+    assert row["minigrad_over_pytorch_time"]["rounds"] == [2.0, 4.0, 3.0]
+    minigrad_alone = {**child, "seconds": {"minigrad": child["seconds"]["minigrad"]}}
+    assert "minigrad_over_pytorch_time" not in run.engine_row(minigrad_alone)
+    text = "\n".join(run._engine_lines(row))
+    assert "| minigrad | 50,000 [30,000-60,000] | >= 100,000 MISS | 200,000 [150,000-300,000] |" in text
+    assert "| minigrad/PyTorch, time per op | 3.00 [2.00-4.00] | | |" in text
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--interleaved", "--implementations", "minigrad", "pytorch"], "--interleaved needs minigrad and reference"),
+    (["--interleaved", "--rounds", "0"], "--rounds, --block and --threads must be >= 1"),
+    (["--interleaved", "--block", "0"], "--rounds, --block and --threads must be >= 1"),
+])
+def test_interleaved_options_are_checked(argv, message, capsys):
+    with pytest.raises(SystemExit):
+        run.parse_args(argv)
+    assert message in capsys.readouterr().err
+
+
+def test_interleaved_defaults():
+    args = run.parse_args(["--interleaved"])
+    assert (args.rounds, args.block, args.threads) == (9, 10, [1, 2])
+    quick = run.parse_args(["--interleaved", "--quick"])
+    assert (quick.rounds, quick.block, quick.warmup, quick.threads) == (3, 2, 1, [1])
+
+
+def test_interleaved_children_get_steady_malloc_thresholds_and_the_separate_ones_do_not():
+    assert run.malloc_environment(run.parse_args(["--interleaved"])) == run.STEADY_MALLOC
+    assert run.malloc_environment(run.parse_args(["--interleaved", "--default-malloc"])) == {}
+    assert run.malloc_environment(run.parse_args([])) == {}  # peak RSS is measured there
+    env = run.child_environment(2, keep_openblas_env=False, malloc=run.STEADY_MALLOC)
+    assert env["MALLOC_TRIM_THRESHOLD_"] == str(64 * 2**20) and env["OPENBLAS_NUM_THREADS"] == "2"
+
+
+def _positive_and_finite(spread: dict) -> bool:
+    """Every per-round value and the summary are positive numbers, the median inside the range."""
+    values = [spread["median"], spread["min"], spread["max"], *spread["rounds"]]
+    in_order = spread["min"] <= spread["median"] <= spread["max"]
+    return in_order and all(np.isfinite(value) and value > 0 for value in values)
+
+
+@pytest.mark.skipif(_fashion_mnist() is None, reason="Fashion-MNIST is not on this machine (the runner needs it)")
+def test_quick_interleaved_run_writes_the_documented_json(tmp_path):
+    """``run.py --interleaved --quick`` on rnn, minigrad beside the reference (PyTorch left
+    out: its import alone takes seconds), with the engine-overhead row. rnn because, with
+    glibc's default thresholds, its minigrad steps fault hundreds of pages in anew each."""
+    out = tmp_path / "interleaved.json"
+    command = [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--interleaved", "--quick", "--workloads", "rnn",
+               "--implementations", "minigrad", "reference", "--out", str(out)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "| workload | minigrad/reference | target |\n" in done.stdout and "| rnn | " in done.stdout
+    assert "| minigrad | " in done.stdout  # the engine-overhead table
+
+    report = json.loads(out.read_text())
+    assert set(report) == {"meta", "interleaved", "engine_overhead"}
+    meta = report["meta"]
+    assert meta["mode"] == "interleaved" and meta["quick"] is True and (meta["rounds"], meta["block"]) == (3, 2)
+    (row,) = report["interleaved"]
+    assert row["workload"] == "rnn" and row["threads"] == 1 and "errors" not in row
+    assert len(row["minigrad_over_reference"]["rounds"]) == 3 and _positive_and_finite(row["minigrad_over_reference"])
+    assert set(row["ms_per_step"]) == {"minigrad", "reference"}
+    assert all(_positive_and_finite(spread) for spread in row["ms_per_step"].values())
+    assert "minigrad_over_pytorch" not in row and row["target_minigrad_over_reference"] == 1.15
+    assert row["threads_seen"]["minigrad + reference"] in ([1], [])  # []: threadpoolctl not installed
+    assert meta["malloc_environment"] == run.STEADY_MALLOC
+    if sys.platform == "linux":  # glibc: with the thresholds pinned, no step maps its arrays in anew
+        assert row["page_faults_per_step"]["minigrad"]["median"] < 50, row["page_faults_per_step"]
+    engine = report["engine_overhead"]
+    assert set(engine["ops_per_second"]) == {"minigrad"} and _positive_and_finite(engine["ops_per_second"]["minigrad"])
+    assert engine["shape"] == [8, 32] and engine["ops_per_block"] == 3 * engine["links"] * engine["chains_per_block"]
