@@ -22,7 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import minigrad_models, reference, run, workloads  # after ROOT is on the path
+# after ROOT is on the path:
+from benchmarks import children, interleaved, minigrad_models, reference, run, targets, workloads
+from benchmarks.report import _engine_lines, format_interleaved
 
 BATCH = 16  # any batch size works; small keeps the file fast
 DEEP_RNN_STEPS = 40  # the 1,000-step model on a shorter sequence
@@ -65,9 +67,21 @@ def _assert_close(actual, expected, what: str):
 
 
 def test_runner_names_agree_with_the_workloads():
-    assert run.WORKLOAD_NAMES == tuple(workloads.WORKLOADS)
-    assert run.IMPLEMENTATIONS == workloads.IMPLEMENTATIONS
-    assert set(run.TARGETS) == set(workloads.WORKLOADS)
+    assert targets.WORKLOAD_NAMES == tuple(workloads.WORKLOADS)
+    assert targets.IMPLEMENTATIONS == workloads.IMPLEMENTATIONS
+    assert set(targets.TARGETS) == set(workloads.WORKLOADS)
+
+
+def test_the_runners_parent_imports_neither_numpy_nor_a_framework():
+    """On Linux a child's ru_maxrss starts from the RSS of the process it was forked from,
+    so run.py and every module it imports keep NumPy, minigrad and torch out of the
+    parent (they are imported inside the functions a child runs)."""
+    code = ("import runpy, sys; names = runpy.run_path(sys.argv[1]); names['parse_args'](['--quick']); "
+            "print(sorted({name.split('.')[0] for name in sys.modules} & {'numpy', 'minigrad', 'torch'}))")
+    done = subprocess.run([sys.executable, "-c", code, str(ROOT / "benchmarks" / "run.py")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
 
 
 def test_inputs_have_the_documented_shapes(images_and_labels):
@@ -217,12 +231,12 @@ def test_quick_run_writes_the_documented_json(tmp_path):
 
 
 def test_per_round_ratios_and_their_median_and_range():
-    ratios = run.per_round_ratios([3.0, 4.0, 10.0, 1.0], [2.0, 2.0, 4.0, 1.0])
+    ratios = interleaved.per_round_ratios([3.0, 4.0, 10.0, 1.0], [2.0, 2.0, 4.0, 1.0])
     assert ratios == [1.5, 2.0, 2.5, 1.0]
-    assert run.median_and_range(ratios) == {"median": 1.75, "min": 1.0, "max": 2.5, "rounds": ratios}
-    assert run.median_and_range([3.0, 1.0, 2.0])["median"] == 2.0
+    assert interleaved.median_and_range(ratios) == {"median": 1.75, "min": 1.0, "max": 2.5, "rounds": ratios}
+    assert interleaved.median_and_range([3.0, 1.0, 2.0])["median"] == 2.0
     with pytest.raises(ValueError):  # a round missing on one side is an error, not a shorter list
-        run.per_round_ratios([1.0, 2.0], [1.0])
+        interleaved.per_round_ratios([1.0, 2.0], [1.0])
 
 
 def test_interleave_alternates_the_order_from_round_to_round():
@@ -234,7 +248,7 @@ def test_interleave_alternates_the_order_from_round_to_round():
             return 10 * len(calls)
         return run_block
 
-    results = run.interleave({"a": runner("a"), "b": runner("b")}, rounds=3, block=4)
+    results = interleaved.interleave({"a": runner("a"), "b": runner("b")}, rounds=3, block=4)
     assert calls == [("a", 4), ("b", 4), ("b", 4), ("a", 4), ("a", 4), ("b", 4)]
     assert results == {"a": [10, 40, 50], "b": [20, 30, 60]}
 
@@ -252,7 +266,7 @@ def _children():
 
 def test_interleaved_row_chains_minigrad_over_pytorch_through_the_reference():
     with_reference, with_pytorch = _children()
-    row = run.interleaved_row("mlp", 1, with_reference, with_pytorch)
+    row = interleaved.interleaved_row("mlp", 1, with_reference, with_pytorch)
     # minigrad/reference per round: 2, 3, 2; reference/PyTorch: 2, 0.5, 2; their products 4, 1.5, 4
     assert row["minigrad_over_reference"] == {"median": 2.0, "min": 2.0, "max": 3.0, "rounds": [2.0, 3.0, 2.0]}
     assert row["reference_over_pytorch"] == {"median": 2.0, "min": 0.5, "max": 2.0, "rounds": [2.0, 0.5, 2.0]}
@@ -260,12 +274,12 @@ def test_interleaved_row_chains_minigrad_over_pytorch_through_the_reference():
     assert row["ms_per_step"]["pytorch"]["median"] == 1.0
     faults = row["page_faults_per_step"]
     assert (faults["minigrad"]["median"], faults["reference"]["max"], faults["pytorch"]["median"]) == (650, 0, 2)
-    assert (row["target_minigrad_over_reference"], row["target_minigrad_over_pytorch"]) == run.TARGETS["mlp"]
+    assert (row["target_minigrad_over_reference"], row["target_minigrad_over_pytorch"]) == targets.TARGETS["mlp"]
     assert "errors" not in row
 
-    alone = run.interleaved_row("mlp", 1, with_reference, None)
+    alone = interleaved.interleaved_row("mlp", 1, with_reference, None)
     assert "minigrad_over_pytorch" not in alone and "reference_over_pytorch" not in alone and "errors" not in alone
-    failed = run.interleaved_row("mlp", 1, with_reference, {"error": "exit code 1: boom"})
+    failed = interleaved.interleaved_row("mlp", 1, with_reference, {"error": "exit code 1: boom"})
     assert failed["errors"] == ["reference + pytorch: exit code 1: boom"]
     assert "minigrad_over_pytorch" not in failed and failed["minigrad_over_reference"]["median"] == 2.0
 
@@ -273,13 +287,14 @@ def test_interleaved_row_chains_minigrad_over_pytorch_through_the_reference():
 def _interleaved_report(rows: list) -> dict:
     meta = {"date": "today", "cpu": "a CPU", "cpu_count": 2, "load_average_at_start": [0.5, 0.5, 0.5],
             "quick": False, "skipped": [], "openblas_overrides_removed": {}, "rounds": 3, "block": 10,
-            "warmup": 5, "malloc_environment": dict(run.STEADY_MALLOC)}
+            "warmup": 5, "malloc_environment": dict(children.STEADY_MALLOC)}
     return {"meta": meta, "interleaved": rows}
 
 
 def test_interleaved_table_shows_median_range_target_and_verdict():
     with_reference, with_pytorch = _children()
-    text = run.format_interleaved(_interleaved_report([run.interleaved_row("mlp", 1, with_reference, with_pytorch)]))
+    row = interleaved.interleaved_row("mlp", 1, with_reference, with_pytorch)
+    text = format_interleaved(_interleaved_report([row]))
     assert "| workload | minigrad/reference | target | minigrad/PyTorch | target | reference/PyTorch |" in text
     assert "| mlp | 2.00 [2.00-3.00] | <= 1.1 MISS | 4.00 [1.50-4.00] | <= 1.0 MISS | 2.00 [0.50-2.00] |" in text
     assert "Minor page faults per step, median (minigrad / reference / pytorch): mlp 650 / 0 / 2" in text
@@ -288,7 +303,7 @@ def test_interleaved_table_shows_median_range_target_and_verdict():
     met = {"ms_per_step": {"minigrad": [1.0, 1.0, 1.0], "reference": [1.0, 1.0, 1.25]},
            "page_faults_per_step": {"minigrad": [0.0] * 3, "reference": [0.0] * 3}, "blas": None,
            "threads_seen": [1]}
-    text = run.format_interleaved(_interleaved_report([run.interleaved_row("cnn", 1, met, None)]))
+    text = format_interleaved(_interleaved_report([interleaved.interleaved_row("cnn", 1, met, None)]))
     assert "| cnn | 1.00 [0.80-1.00] | <= 1.1 ok |" in text
     assert "PyTorch" not in text  # without PyTorch, no PyTorch columns
 
@@ -297,14 +312,14 @@ def test_engine_row_turns_block_seconds_into_ops_per_second():
     child = {"shape": [8, 32], "links": 100, "chains_per_block": 2, "ops_per_block": 600,
              "seconds": {"minigrad": [[0.002, 0.01], [0.004, 0.02], [0.003, 0.012]],
                          "pytorch": [[0.001, 0.005], [0.001, 0.005], [0.002, 0.004]]}}
-    row = run.engine_row(child)
+    row = interleaved.engine_row(child)
     assert row["ops_per_second"]["minigrad"]["median"] == 50_000  # 600 ops in 0.012 s
     assert (row["ops_per_second"]["minigrad"]["min"], row["ops_per_second"]["minigrad"]["max"]) == (30_000, 60_000)
     assert row["forward_ops_per_second"]["minigrad"]["median"] == 200_000  # 600 ops in 0.003 s
     assert row["minigrad_over_pytorch_time"]["rounds"] == [2.0, 4.0, 3.0]
     minigrad_alone = {**child, "seconds": {"minigrad": child["seconds"]["minigrad"]}}
-    assert "minigrad_over_pytorch_time" not in run.engine_row(minigrad_alone)
-    text = "\n".join(run._engine_lines(row))
+    assert "minigrad_over_pytorch_time" not in interleaved.engine_row(minigrad_alone)
+    text = "\n".join(_engine_lines(row))
     assert "| minigrad | 50,000 [30,000-60,000] | >= 100,000 MISS | 200,000 [150,000-300,000] |" in text
     assert "| minigrad/PyTorch, time per op | 3.00 [2.00-4.00] | | |" in text
 
@@ -328,10 +343,10 @@ def test_interleaved_defaults():
 
 
 def test_interleaved_children_get_steady_malloc_thresholds_and_the_separate_ones_do_not():
-    assert run.malloc_environment(run.parse_args(["--interleaved"])) == run.STEADY_MALLOC
-    assert run.malloc_environment(run.parse_args(["--interleaved", "--default-malloc"])) == {}
-    assert run.malloc_environment(run.parse_args([])) == {}  # peak RSS is measured there
-    env = run.child_environment(2, keep_openblas_env=False, malloc=run.STEADY_MALLOC)
+    assert children.malloc_environment(run.parse_args(["--interleaved"])) == children.STEADY_MALLOC
+    assert children.malloc_environment(run.parse_args(["--interleaved", "--default-malloc"])) == {}
+    assert children.malloc_environment(run.parse_args([])) == {}  # peak RSS is measured there
+    env = children.child_environment(2, keep_openblas_env=False, malloc=children.STEADY_MALLOC)
     assert env["MALLOC_TRIM_THRESHOLD_"] == str(64 * 2**20) and env["OPENBLAS_NUM_THREADS"] == "2"
 
 
@@ -366,7 +381,7 @@ def test_quick_interleaved_run_writes_the_documented_json(tmp_path):
     assert all(_positive_and_finite(spread) for spread in row["ms_per_step"].values())
     assert "minigrad_over_pytorch" not in row and row["target_minigrad_over_reference"] == 1.15
     assert row["threads_seen"]["minigrad + reference"] in ([1], [])  # []: threadpoolctl not installed
-    assert meta["malloc_environment"] == run.STEADY_MALLOC
+    assert meta["malloc_environment"] == children.STEADY_MALLOC
     if sys.platform == "linux":  # glibc: with the thresholds pinned, no step maps its arrays in anew
         assert row["page_faults_per_step"]["minigrad"]["median"] < 50, row["page_faults_per_step"]
     engine = report["engine_overhead"]
