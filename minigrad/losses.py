@@ -48,6 +48,7 @@ from __future__ import annotations
 
 from .autograd import Function
 from .backend import get_array_module, to_device
+from .ops.elementwise import sigmoid
 from .ops.nn import SoftmaxCrossEntropy, log_softmax
 from .tensor import Tensor, check_same_device, int64, tensor
 
@@ -192,7 +193,7 @@ class Softplus(Function):
 
     def backward(self, grad):
         (x,) = self.saved_tensors
-        return grad * x.sigmoid()
+        return grad * sigmoid(x)
 
 
 # -------------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ calls an op from ``minigrad.ops``; the math lives there, forward beside backward
 
 from __future__ import annotations
 
-import importlib
 import itertools
 
 import numpy
@@ -111,7 +110,7 @@ class Tensor:
         """``for row in t``: the slices along the first axis, as one op (``unbind``)."""
         if self.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return iter(_ops("shape").unbind(self))
+        return iter(_shape.unbind(self))
 
     def __len__(self) -> int:
         if self.ndim == 0:
@@ -179,7 +178,7 @@ class Tensor:
         device = backend.check_device(device)
         if device == self.device:
             return self
-        return _ops("elementwise").to_device(self, device)
+        return _elementwise.to_device(self, device)
 
     def cpu(self) -> Tensor:
         return self.to("cpu")
@@ -188,7 +187,7 @@ class Tensor:
         return self.to("cuda")
 
     def astype(self, dtype) -> Tensor:
-        return _ops("elementwise").cast(self, numpy.dtype(dtype))
+        return _elementwise.cast(self, numpy.dtype(dtype))
 
     def float(self) -> Tensor:
         return self.astype(float32)
@@ -247,37 +246,37 @@ class Tensor:
 
     # -- arithmetic: each operator is one op ---------------------------------------------------
     def __add__(self, other):
-        return _ops("elementwise").add(self, other)
+        return _elementwise.add(self, other)
 
     def __radd__(self, other):
-        return _ops("elementwise").add(other, self)
+        return _elementwise.add(other, self)
 
     def __sub__(self, other):
-        return _ops("elementwise").sub(self, other)
+        return _elementwise.sub(self, other)
 
     def __rsub__(self, other):
-        return _ops("elementwise").sub(other, self)
+        return _elementwise.sub(other, self)
 
     def __mul__(self, other):
-        return _ops("elementwise").mul(self, other)
+        return _elementwise.mul(self, other)
 
     def __rmul__(self, other):
-        return _ops("elementwise").mul(other, self)
+        return _elementwise.mul(other, self)
 
     def __truediv__(self, other):
-        return _ops("elementwise").div(self, other)
+        return _elementwise.div(self, other)
 
     def __rtruediv__(self, other):
-        return _ops("elementwise").div(other, self)
+        return _elementwise.div(other, self)
 
     def __pow__(self, other):
-        return _ops("elementwise").pow(self, other)
+        return _elementwise.pow(self, other)
 
     def __rpow__(self, other):
-        return _ops("elementwise").pow(other, self)
+        return _elementwise.pow(other, self)
 
     def __neg__(self):
-        return _ops("elementwise").neg(self)
+        return _elementwise.neg(self)
 
     def __pos__(self):
         return self
@@ -286,10 +285,10 @@ class Tensor:
         return self.abs()
 
     def __matmul__(self, other):
-        return _ops("linalg").matmul(self, other)
+        return _linalg.matmul(self, other)
 
     def __rmatmul__(self, other):
-        return _ops("linalg").matmul(other, self)
+        return _linalg.matmul(other, self)
 
     # comparisons: no gradient, boolean result
     def _compare(self, other, name):
@@ -334,47 +333,47 @@ class Tensor:
 
     # -- elementwise ------------------------------------------------------------------------
     def exp(self):
-        return _ops("elementwise").exp(self)
+        return _elementwise.exp(self)
 
     def log(self):
-        return _ops("elementwise").log(self)
+        return _elementwise.log(self)
 
     def sqrt(self):
-        return _ops("elementwise").sqrt(self)
+        return _elementwise.sqrt(self)
 
     def tanh(self):
-        return _ops("elementwise").tanh(self)
+        return _elementwise.tanh(self)
 
     def sigmoid(self):
-        return _ops("elementwise").sigmoid(self)
+        return _elementwise.sigmoid(self)
 
     def relu(self):
-        return _ops("elementwise").relu(self)
+        return _elementwise.relu(self)
 
     def abs(self):
-        return _ops("elementwise").abs(self)
+        return _elementwise.abs(self)
 
     def clip(self, lo=None, hi=None):
-        return _ops("elementwise").clip(self, lo, hi)
+        return _elementwise.clip(self, lo, hi)
 
     # -- reductions ---------------------------------------------------------------------------
     def sum(self, axis=None, keepdims=False):
-        return _ops("reduce").sum(self, axis, keepdims)
+        return _reduce.sum(self, axis, keepdims)
 
     def mean(self, axis=None, keepdims=False):
-        return _ops("reduce").mean(self, axis, keepdims)
+        return _reduce.mean(self, axis, keepdims)
 
     def max(self, axis=None, keepdims=False):
-        return _ops("reduce").max(self, axis, keepdims)
+        return _reduce.max(self, axis, keepdims)
 
     def min(self, axis=None, keepdims=False):
-        return _ops("reduce").min(self, axis, keepdims)
+        return _reduce.min(self, axis, keepdims)
 
     def var(self, axis=None, keepdims=False, ddof=0):
-        return _ops("reduce").var(self, axis, keepdims, ddof)
+        return _reduce.var(self, axis, keepdims, ddof)
 
     def logsumexp(self, axis=None, keepdims=False):
-        return _ops("reduce").logsumexp(self, axis, keepdims)
+        return _reduce.logsumexp(self, axis, keepdims)
 
     def argmax(self, axis=None) -> Tensor:
         return Tensor._make(self.data.argmax(axis=axis))
@@ -383,41 +382,27 @@ class Tensor:
         return Tensor._make(self.data.argmin(axis=axis))
 
     def softmax(self, axis=-1):
-        return _ops("nn").softmax(self, axis)
+        return _nn.softmax(self, axis)
 
     def log_softmax(self, axis=-1):
-        return _ops("nn").log_softmax(self, axis)
+        return _nn.log_softmax(self, axis)
 
     # -- shape ----------------------------------------------------------------------------
     def reshape(self, *shape):
-        return _ops("shape").reshape(self, _varargs(shape))
+        return _shape.reshape(self, _varargs(shape))
 
     def view(self, *shape):
         return self.reshape(*shape)
 
     def transpose(self, *axes):
-        return _ops("shape").transpose(self, _varargs(axes) or None)
+        return _shape.transpose(self, _varargs(axes) or None)
 
     def flatten(self, start_axis=0):
         start = start_axis % self.ndim if self.ndim else 0
         return self.reshape(*self.shape[:start], -1)
 
     def __getitem__(self, index):
-        return _ops("shape").getitem(self, index)
-
-
-_ops_modules = {}
-
-
-def _ops(name: str):
-    """The module ``minigrad.ops.<name>``. The ops import this file, so it cannot import
-    them at the top: each is imported at its first use and kept here, because an import
-    statement per operator call costs more than the op on small data (it was 3 of the
-    7 microseconds of ``a @ w`` on 8x32 arrays)."""
-    module = _ops_modules.get(name)
-    if module is None:
-        module = _ops_modules[name] = importlib.import_module(f"{__package__}.ops.{name}")
-    return module
+        return _shape.getitem(self, index)
 
 
 def _varargs(args):
@@ -578,3 +563,12 @@ def from_dlpack(obj) -> Tensor:
     if device_type == 2:  # kDLCUDA
         return Tensor._make(backend.cuda_module().from_dlpack(obj))
     raise ValueError(f"from_dlpack: unsupported DLPack device type {device_type} (expected CPU=1 or CUDA=2)")
+
+
+# The ops make Tensors, so they import this module: they are imported here, at the end,
+# once Tensor and the factories exist. The methods above find them when they are called.
+from .ops import elementwise as _elementwise
+from .ops import linalg as _linalg
+from .ops import nn as _nn
+from .ops import reduce as _reduce
+from .ops import shape as _shape

@@ -16,6 +16,7 @@ import pytest
 from helpers import needs_torch, torch
 
 import minigrad as mg
+import minigrad.functional as F
 
 
 def leaf(values, dtype=mg.float64):
@@ -171,6 +172,57 @@ def test_create_graph_dot_grad_stays_differentiable():
     x.grad = None
     first.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [6.0, -12.0])
+
+
+def _count_tensors_made(monkeypatch) -> list:
+    """Patch Tensor._make (every Tensor an op or the engine makes goes through it) to
+    count its calls; returns the list it appends to."""
+    made = []
+    make = mg.Tensor._make
+
+    def counting_make(array, node=None, output_index=None):
+        made.append(node)
+        return make(array, node, output_index)
+
+    monkeypatch.setattr(mg.Tensor, "_make", staticmethod(counting_make))
+    return made
+
+
+def _small_network(x, w, b):
+    hidden = F.relu(F.linear(x, w, b)).tanh()
+    return (hidden.logsumexp(axis=1) + mg.maximum(hidden, 0.1).sum(axis=1)).mean()
+
+
+def test_plain_backward_makes_no_tensor_but_the_grads(device, monkeypatch):
+    """Backward on arrays: in plain mode the formulas run on raw arrays, so the only
+    Tensors the backward pass makes are the .grad it hands out, and it records nothing."""
+    rng = np.random.default_rng(0)
+    x = mg.tensor(rng.standard_normal((4, 3)), requires_grad=True, device=device)
+    w = mg.tensor(rng.standard_normal((5, 3)), requires_grad=True, device=device)
+    b = mg.tensor(rng.standard_normal(5), requires_grad=True, device=device)
+    loss = _small_network(x, w, b)
+    seed = mg.ones_like(loss)
+    made = _count_tensors_made(monkeypatch)
+    loss.backward(seed)
+    assert made == [None, None, None]  # x.grad, w.grad, b.grad, none of them with a node
+    assert all(t.grad is not None and t.grad.grad_fn is None for t in (x, w, b))
+
+
+def test_create_graph_backward_records_the_same_formulas(monkeypatch):
+    """The same rules, handed Tensors, record a graph: many Tensors with nodes, and the
+    gradients equal the plain ones."""
+    rng = np.random.default_rng(0)
+    values = [rng.standard_normal((4, 3)), rng.standard_normal((5, 3)), rng.standard_normal(5)]
+    plain = [mg.tensor(v, requires_grad=True) for v in values]
+    _small_network(*plain).backward()
+    recorded = [mg.tensor(v, requires_grad=True) for v in values]
+    loss = _small_network(*recorded)
+    made = _count_tensors_made(monkeypatch)
+    loss.backward(create_graph=True)
+    assert sum(node is not None for node in made) > 10
+    for a, b in zip(plain, recorded):
+        assert b.grad.requires_grad
+        np.testing.assert_allclose(b.grad.numpy(), a.grad.numpy(), rtol=1e-12, atol=1e-14)
 
 
 def test_backward_of_leaf_itself():

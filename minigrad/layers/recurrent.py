@@ -49,9 +49,9 @@ import math
 import numpy
 
 from .. import backend
-from ..functional import linear, relu, sigmoid, tanh
-from ..ops.recurrent import gru_sequence, lstm_sequence, rnn_sequence
-from ..ops.shape import split, stack, unbind
+from ..functional import linear
+from ..ops.recurrent import gru_sequence, gru_step, lstm_sequence, lstm_step, rnn_sequence, rnn_step
+from ..ops.shape import stack, unbind
 from ..tensor import Tensor, zeros
 from . import init
 from .module import Module, Parameter
@@ -61,73 +61,6 @@ __all__ = [
 ]
 
 NONLINEARITIES = ("tanh", "relu")
-
-
-# -------------------------------------------------------------------------------------
-# One time step: the equations. Each step function receives
-#
-#     input_part = x W_ih^T + b_ih          (shape (N, gates * H))
-#
-# already computed, because the sequence modules compute it for all time steps at once
-# (see ``_RecurrentLayers._run``). What is left is the part that depends on the
-# previous state and so must wait for the previous step.
-
-
-def rnn_step(input_part: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None,
-             nonlinearity: str = "tanh") -> Tensor:
-    """One step of the Elman RNN:
-
-        h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)     (relu instead of tanh if asked)
-    """
-    pre_activation = input_part + linear(h, weight_hh, bias_hh)
-    if nonlinearity == "tanh":
-        return tanh(pre_activation)
-    if nonlinearity == "relu":
-        return relu(pre_activation)
-    raise ValueError(f"rnn_step: unknown nonlinearity {nonlinearity!r}; choose 'tanh' or 'relu'")
-
-
-def lstm_step(input_part: Tensor, h: Tensor, c: Tensor, weight_hh: Tensor,
-              bias_hh: Tensor | None) -> tuple[Tensor, Tensor]:
-    """One step of the LSTM. The four gates come from one product, in PyTorch's order
-    i, f, g, o (rows 0:H, H:2H, 2H:3H, 3H:4H of the weights):
-
-        gates = x W_ih^T + b_ih + h W_hh^T + b_hh
-        i = sigmoid(gates_i)      input gate: how much of the candidate to write
-        f = sigmoid(gates_f)      forget gate: how much of the old cell to keep
-        g = tanh(gates_g)         candidate cell values
-        o = sigmoid(gates_o)      output gate: how much of the cell to show
-        c' = f * c + i * g
-        h' = o * tanh(c')
-
-    The cell c' is a sum, not a squashed product, so its gradient flows back through
-    many steps scaled only by f: that is how the LSTM remembers for long.
-    """
-    gates = input_part + linear(h, weight_hh, bias_hh)
-    gate_i, gate_f, gate_g, gate_o = split(gates, 4, axis=-1)  # one op: see ops/shape.py Split
-    i, f, g, o = sigmoid(gate_i), sigmoid(gate_f), tanh(gate_g), sigmoid(gate_o)
-    c_next = f * c + i * g
-    h_next = o * tanh(c_next)
-    return h_next, c_next
-
-
-def gru_step(input_part: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None) -> Tensor:
-    """One step of the GRU, gates in PyTorch's order r, z, n (rows 0:H, H:2H, 2H:3H):
-
-        r = sigmoid(x W_ir^T + b_ir + h W_hr^T + b_hr)         reset gate
-        z = sigmoid(x W_iz^T + b_iz + h W_hz^T + b_hz)         update gate
-        n = tanh(x W_in^T + b_in + r * (h W_hn^T + b_hn))      candidate state
-        h' = (1 - z) * n + z * h
-
-    The reset gate multiplies the hidden part *including its bias* b_hn, which is why
-    the input part and the hidden part are kept apart here (PyTorch does the same).
-    """
-    input_r, input_z, input_n = split(input_part, 3, axis=-1)
-    hidden_r, hidden_z, hidden_n = split(linear(h, weight_hh, bias_hh), 3, axis=-1)
-    r = sigmoid(input_r + hidden_r)
-    z = sigmoid(input_z + hidden_z)
-    n = tanh(input_n + r * hidden_n)
-    return (1 - z) * n + z * h
 
 
 # -------------------------------------------------------------------------------------

@@ -4,8 +4,11 @@ Each backward returns dL/dx = dL/dz * dz/dx in the shape of z. When x was broadc
 (a (3, 1) tensor added to a (3, 4) one), the engine sums that gradient back to x's
 shape (``autograd.sum_to``), so nothing here deals with broadcasting.
 
-Backwards use Tensor operations (``grad * y``, not ``grad.data * y.data``) so that
-with ``create_graph=True`` they are recorded and can be differentiated again.
+Each backward is one formula for both of the engine's modes (see autograd/function.py):
+operators and these functions, on the raw arrays of a plain backward, or on Tensors
+under ``create_graph=True``, where it is recorded and can be differentiated again.
+What a backward only reads (which entries were positive, which input was larger) is
+saved by forward as a mask: a constant in either mode.
 """
 
 from __future__ import annotations
@@ -101,7 +104,7 @@ class Pow(Function):
     def backward(self, grad):
         x, y, z = self.saved_tensors
         grad_x = grad * y * x ** (y - 1) if self.needs_grad(0) else None
-        grad_y = grad * z * x.log() if self.needs_grad(1) else None
+        grad_y = grad * z * log(x) if self.needs_grad(1) else None
         return grad_x, grad_y
 
 
@@ -215,39 +218,39 @@ class ReLU(Function):
     """y = max(x, 0);  dy/dx = 1 where x > 0, else 0 (PyTorch's choice at x = 0)."""
 
     def forward(self, x):
-        self.save_for_backward(x)
+        # a boolean mask: float * bool keeps the float dtype, and skips a conversion pass
+        self.save_for_backward(x > 0)
         return get_array_module(x).maximum(x, 0)
 
     def backward(self, grad):
-        (x,) = self.saved_tensors
-        # a boolean mask: float * bool keeps the float dtype, and skips a conversion pass
-        return grad * Tensor._make(x.data > 0)
+        (positive,) = self.saved_tensors
+        return grad * positive
 
 
 class LeakyReLU(Function):
     """y = x where x > 0, else s x;  dy/dx = 1 or s."""
 
     def forward(self, x, negative_slope):
-        self.slope = negative_slope
-        self.save_for_backward(x)
-        return get_array_module(x).where(x > 0, x, x * negative_slope)
+        xp = get_array_module(x)
+        self.save_for_backward(xp.where(x > 0, 1.0, negative_slope).astype(x.dtype))  # dy/dx
+        return xp.where(x > 0, x, x * negative_slope)
 
     def backward(self, grad):
-        (x,) = self.saved_tensors
-        xp = get_array_module(x.data)
-        return grad * xp.where(x.data > 0, 1.0, self.slope).astype(grad.dtype)
+        (slope,) = self.saved_tensors
+        return grad * slope
 
 
 class Abs(Function):
     """y = |x|;  dy/dx = sign(x) (0 at x = 0, as PyTorch)."""
 
     def forward(self, x):
-        self.save_for_backward(x)
-        return get_array_module(x).abs(x)
+        xp = get_array_module(x)
+        self.save_for_backward(xp.sign(x))  # dy/dx
+        return xp.abs(x)
 
     def backward(self, grad):
-        (x,) = self.saved_tensors
-        return grad * get_array_module(x.data).sign(x.data)
+        (sign,) = self.saved_tensors
+        return grad * sign
 
 
 class Clip(Function):
@@ -265,9 +268,13 @@ class Clip(Function):
     """
 
     def forward(self, x, lo, hi):
-        self.lo, self.hi = lo, hi
-        self.save_for_backward(x)
         xp = get_array_module(x)
+        inside = xp.ones(x.shape, dtype=bool)  # dy/dx, as a mask
+        if lo is not None:
+            inside &= x >= lo
+        if hi is not None:
+            inside &= x <= hi
+        self.save_for_backward(inside)
         if lo is not None and hi is not None and lo > hi:
             # spelled out so that every backend gives hi: NumPy documents this order, the
             # array API standard leaves clip with lo > hi to the implementation
@@ -275,39 +282,37 @@ class Clip(Function):
         return xp.clip(x, lo, hi)
 
     def backward(self, grad):
-        (x,) = self.saved_tensors
-        inside = get_array_module(x.data).ones(x.shape, dtype=bool)
-        if self.lo is not None:
-            inside &= x.data >= self.lo
-        if self.hi is not None:
-            inside &= x.data <= self.hi
-        return grad * inside.astype(grad.dtype)
+        (inside,) = self.saved_tensors
+        return grad * inside
 
 
 class Maximum(Function):
     """z = max(x, y) entrywise;  the larger input gets the gradient, ties split it 1/2 each."""
 
     def forward(self, x, y):
-        self.save_for_backward(x, y)
+        self.save_for_backward(_share(x > y, x == y, x.dtype))
         return get_array_module(x).maximum(x, y)
 
     def backward(self, grad):
-        x, y = self.saved_tensors
-        share_x = (x.data > y.data) + 0.5 * (x.data == y.data)
-        return grad * share_x.astype(grad.dtype), grad * (1.0 - share_x).astype(grad.dtype)
+        (share_x,) = self.saved_tensors
+        return grad * share_x, grad * (1.0 - share_x)
 
 
 class Minimum(Function):
     """z = min(x, y) entrywise;  the smaller input gets the gradient, ties split it 1/2 each."""
 
     def forward(self, x, y):
-        self.save_for_backward(x, y)
+        self.save_for_backward(_share(x < y, x == y, x.dtype))
         return get_array_module(x).minimum(x, y)
 
     def backward(self, grad):
-        x, y = self.saved_tensors
-        share_x = (x.data < y.data) + 0.5 * (x.data == y.data)
-        return grad * share_x.astype(grad.dtype), grad * (1.0 - share_x).astype(grad.dtype)
+        (share_x,) = self.saved_tensors
+        return grad * share_x, grad * (1.0 - share_x)
+
+
+def _share(wins, ties, dtype):
+    """x's share of the gradient: 1 where x won, 1/2 where it tied, else 0 (y gets 1 - it)."""
+    return (wins + 0.5 * ties).astype(dtype)
 
 
 class Where(Function):
@@ -364,8 +369,11 @@ def broadcast_inputs(name, *values):
     """The inputs as Tensors, after checking that their shapes broadcast together.
 
     NumPy would say "operands could not be broadcast together with shapes (2,3) (4,5)"
-    from deep inside forward; this names the op and both shapes.
+    from deep inside forward; this names the op and both shapes. Raw arrays without a
+    Tensor (a backward formula in plain mode) pass through as they are.
     """
+    if not any(isinstance(v, Tensor) for v in values):
+        return values
     tensors = as_tensors(values)
     shapes = [t.shape for t in tensors]
     if shapes.count(shapes[0]) == len(shapes):
@@ -485,9 +493,9 @@ def where(cond, x, y):
 def cast(x, dtype):
     if x.dtype == dtype:
         return x
-    if numpy.dtype(dtype).kind not in "fc":
+    if numpy.dtype(dtype).kind not in "fc" or not isinstance(x, Tensor):
         # integers and booleans carry no gradient (as PyTorch): a conversion off the graph
-        return Tensor._make(x.data.astype(dtype))
+        return Tensor._make(x.data.astype(dtype)) if isinstance(x, Tensor) else x.astype(dtype)
     return Cast.apply(x, dtype=dtype)
 
 

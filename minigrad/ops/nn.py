@@ -18,6 +18,7 @@ from .. import random as _random
 from ..autograd import Function
 from ..backend import get_array_module, to_device
 from ..tensor import Tensor
+from .elementwise import exp
 from .reduce import normalize_axes
 from .shape import getitem
 
@@ -53,7 +54,7 @@ class LogSoftmax(Function):
 
     def backward(self, grad):
         (y,) = self.saved_tensors
-        return grad - y.exp() * grad.sum(self.axis, keepdims=True)
+        return grad - exp(y) * grad.sum(self.axis, keepdims=True)
 
 
 class SoftmaxCrossEntropy(Function):
@@ -63,23 +64,22 @@ class SoftmaxCrossEntropy(Function):
     log_softmax and the pick of the true class, fused into one op: its gradient is the
     famous "prediction minus target", one subtraction, where the two ops would scatter
     the gradient into zeros and then go back through log_softmax. Backward recomputes
-    softmax from the input Tensor rather than keeping it, so that it stays differentiable.
+    softmax from the input rather than keeping it, so that it stays differentiable.
     """
 
     def forward(self, x, target):
-        self.target = target
-        self.save_for_backward(x)
         xp = get_array_module(x)
+        rows = xp.arange(len(target))
+        one_hot = xp.zeros(x.shape, dtype=x.dtype)
+        one_hot[rows, target] = 1
+        self.save_for_backward(x, one_hot)
         shifted = x - x.max(axis=1, keepdims=True)  # the largest logit becomes 0: no overflow
         log_sum_exp = xp.log(xp.exp(shifted).sum(axis=1))
-        return log_sum_exp - shifted[xp.arange(len(target)), target]
+        return log_sum_exp - shifted[rows, target]
 
     def backward(self, grad):
-        (x,) = self.saved_tensors
-        xp = get_array_module(x.data)
-        one_hot = xp.zeros(x.shape, dtype=x.dtype)
-        one_hot[xp.arange(len(self.target)), self.target] = 1
-        return (softmax(x, axis=1) - Tensor._make(one_hot)) * grad.reshape(-1, 1)
+        x, one_hot = self.saved_tensors
+        return (softmax(x, axis=1) - one_hot) * grad.reshape(-1, 1)
 
 
 def softmax(x, axis=-1):

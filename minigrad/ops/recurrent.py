@@ -28,11 +28,13 @@ moved out of the loop; the tests check the two against each other and against Py
 ``LSTMSequence`` and ``GRUSequence`` do the same for the LSTM and the GRU (cuDNN fuses
 recurrent layers like this on GPUs).
 
-**Gradients of gradients.** Backward works on raw arrays, like a hand-written NumPy
-program: that is what makes it fast, but the engine cannot differentiate what it did.
-So when a graph of the backward is asked for (``create_graph=True``), backward runs the
-recorded steps once more (``rnn_step``, ``lstm_step``, ``gru_step``) from the same
-inputs and lets the engine differentiate them: slower, and differentiable again.
+**Gradients of gradients.** These backwards write into preallocated arrays step by
+step, like a hand-written NumPy program: that is what makes them fast, but it is not a
+formula the engine can record. So when a graph of the backward is asked for
+(``create_graph=True``), backward runs the recorded steps once more (``rnn_step``,
+``lstm_step``, ``gru_step``, at the end of this file: the layers' equations, one step
+each) from the same inputs and lets the engine differentiate them: slower, and
+differentiable again.
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ import numpy
 from ..autograd import Function, grad, is_grad_enabled
 from ..backend import get_array_module
 from ..tensor import Tensor
-from .shape import stack
+from .elementwise import relu, sigmoid, tanh
+from .linalg import linear
+from .shape import split, stack
 
 
 class _Sequence(Function):
@@ -76,8 +80,8 @@ class _Sequence(Function):
 
 
 def _last_state_gradient(grad, like):
-    """The gradient that came to h_n (or c_n) as an array, zeros if none came."""
-    return get_array_module(like).zeros(like.shape[1:], dtype=like.dtype) if grad is None else grad.data
+    """The gradient that came to h_n (or c_n), zeros if none came."""
+    return get_array_module(like).zeros(like.shape[1:], dtype=like.dtype) if grad is None else grad
 
 
 class RNNSequence(_Sequence):
@@ -107,21 +111,19 @@ class RNNSequence(_Sequence):
         if is_grad_enabled():
             return self.backward_of_recorded_steps((grad_output, grad_h_n))
         saved = self.saved_tensors
-        h0, weight, output = saved[1].data, saved[2].data, saved[-1].data
+        h0, weight, output = saved[1], saved[2], saved[-1]
         da = get_array_module(output).empty_like(output)  # da[t] = dL/du_t
         dh = _last_state_gradient(grad_h_n, output)
         for t in reversed(range(len(output))):
             if grad_output is not None:
-                dh = grad_output.data[t] + dh
+                dh = grad_output[t] + dh
             h_t = output[t]
             da[t] = dh * (1 - h_t * h_t) if self.nonlinearity == "tanh" else dh * (h_t > 0)
             dh = da[t] @ weight  # dL/dh_{t-1}
         grad_weight, grad_bias = self.weight_and_bias_gradients(da, h0, output)
-        return tuple(None if g is None else Tensor._make(g) for g in (da, dh, grad_weight, grad_bias))
+        return da, dh, grad_weight, grad_bias
 
     def recorded_steps(self, input_part, h0, weight, bias=None):
-        from ..layers.recurrent import rnn_step  # the layer's own equation (layers import ops)
-
         h, hs = h0, []
         for input_part_t in input_part:
             h = rnn_step(input_part_t, h, weight, bias, self.nonlinearity)
@@ -183,8 +185,8 @@ class LSTMSequence(_Sequence):
         if is_grad_enabled():
             return self.backward_of_recorded_steps((grad_hs, grad_h_n, grad_c_n))
         saved = self.saved_tensors
-        h0, c0, weight = saved[1].data, saved[2].data, saved[3].data
-        (hs, cs), gates = saved[-2].data, saved[-1].data
+        h0, c0, weight = saved[1], saved[2], saved[3]
+        (hs, cs), gates = saved[-2], saved[-1]
         xp = get_array_module(gates)
         hidden = h0.shape[-1]
         da = xp.empty_like(gates)  # da[t] = dL/d[a_i, a_f, a_g, a_o] at step t
@@ -194,7 +196,7 @@ class LSTMSequence(_Sequence):
             c_previous = cs[t - 1] if t > 0 else c0
             tanh_c = xp.tanh(cs[t])
             if grad_hs is not None:
-                dh = grad_hs.data[t] + dh
+                dh = grad_hs[t] + dh
             dc = dc + dh * o * (1 - tanh_c * tanh_c)
             da[t, :, :hidden] = dc * g * i * (1 - i)
             da[t, :, hidden:2 * hidden] = dc * c_previous * f * (1 - f)
@@ -202,11 +204,9 @@ class LSTMSequence(_Sequence):
             da[t, :, 3 * hidden:] = dh * tanh_c * o * (1 - o)
             dh, dc = da[t] @ weight, dc * f  # what reaches h_{t-1} and c_{t-1}
         grad_weight, grad_bias = self.weight_and_bias_gradients(da, h0, hs)
-        return tuple(None if g is None else Tensor._make(g) for g in (da, dh, dc, grad_weight, grad_bias))
+        return da, dh, dc, grad_weight, grad_bias
 
     def recorded_steps(self, input_part, h0, c0, weight, bias=None):
-        from ..layers.recurrent import lstm_step  # the layer's own equations (layers import ops)
-
         h, c, hs = h0, c0, []
         for input_part_t in input_part:
             h, c = lstm_step(input_part_t, h, c, weight, bias)
@@ -270,8 +270,8 @@ class GRUSequence(_Sequence):
         if is_grad_enabled():
             return self.backward_of_recorded_steps((grad_output, grad_h_n))
         saved_tensors = self.saved_tensors
-        h0, weight, output = saved_tensors[1].data, saved_tensors[2].data, saved_tensors[-2].data
-        saved = saved_tensors[-1].data
+        h0, weight, output = saved_tensors[1], saved_tensors[2], saved_tensors[-2]
+        saved = saved_tensors[-1]
         xp = get_array_module(saved)
         hidden = h0.shape[-1]
         d_input_part = xp.empty(saved.shape[:2] + (3 * hidden,), dtype=saved.dtype)
@@ -281,7 +281,7 @@ class GRUSequence(_Sequence):
             r, z, n, v_n = (saved[t, :, k * hidden:(k + 1) * hidden] for k in range(4))
             h_previous = output[t - 1] if t > 0 else h0
             if grad_output is not None:
-                dh = grad_output.data[t] + dh
+                dh = grad_output[t] + dh
             dn_pre = dh * (1 - z) * (1 - n * n)
             dr_pre = dn_pre * v_n * r * (1 - r)
             dz_pre = dh * (h_previous - n) * z * (1 - z)
@@ -291,11 +291,9 @@ class GRUSequence(_Sequence):
             dv[t, :, 2 * hidden:] = dn_pre * r
             dh = dh * z + dv[t] @ weight  # what reaches h_{t-1}
         grad_weight, grad_bias = self.weight_and_bias_gradients(dv, h0, output)
-        return tuple(None if g is None else Tensor._make(g) for g in (d_input_part, dh, grad_weight, grad_bias))
+        return d_input_part, dh, grad_weight, grad_bias
 
     def recorded_steps(self, input_part, h0, weight, bias=None):
-        from ..layers.recurrent import gru_step  # the layer's own equations (layers import ops)
-
         h, hs = h0, []
         for input_part_t in input_part:
             h = gru_step(input_part_t, h, weight, bias)
@@ -308,3 +306,70 @@ def gru_sequence(input_part, h0, weight_hh, bias_hh=None):
     h0 (N, H), weight_hh (3H, H), bias_hh (3H,) or None -> (h_1..h_L as (L, N, H), h_L)."""
     inputs = (input_part, h0, weight_hh) if bias_hh is None else (input_part, h0, weight_hh, bias_hh)
     return GRUSequence.apply(*inputs)
+
+
+# -------------------------------------------------------------------------------------
+# One time step: the equations. Each step function receives
+#
+#     input_part = x W_ih^T + b_ih          (shape (N, gates * H))
+#
+# already computed, because the sequence modules compute it for all time steps at once
+# (see ``_RecurrentLayers._run``). What is left is the part that depends on the
+# previous state and so must wait for the previous step.
+
+
+def rnn_step(input_part: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None,
+             nonlinearity: str = "tanh") -> Tensor:
+    """One step of the Elman RNN:
+
+        h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)     (relu instead of tanh if asked)
+    """
+    pre_activation = input_part + linear(h, weight_hh, bias_hh)
+    if nonlinearity == "tanh":
+        return tanh(pre_activation)
+    if nonlinearity == "relu":
+        return relu(pre_activation)
+    raise ValueError(f"rnn_step: unknown nonlinearity {nonlinearity!r}; choose 'tanh' or 'relu'")
+
+
+def lstm_step(input_part: Tensor, h: Tensor, c: Tensor, weight_hh: Tensor,
+              bias_hh: Tensor | None) -> tuple[Tensor, Tensor]:
+    """One step of the LSTM. The four gates come from one product, in PyTorch's order
+    i, f, g, o (rows 0:H, H:2H, 2H:3H, 3H:4H of the weights):
+
+        gates = x W_ih^T + b_ih + h W_hh^T + b_hh
+        i = sigmoid(gates_i)      input gate: how much of the candidate to write
+        f = sigmoid(gates_f)      forget gate: how much of the old cell to keep
+        g = tanh(gates_g)         candidate cell values
+        o = sigmoid(gates_o)      output gate: how much of the cell to show
+        c' = f * c + i * g
+        h' = o * tanh(c')
+
+    The cell c' is a sum, not a squashed product, so its gradient flows back through
+    many steps scaled only by f: that is how the LSTM remembers for long.
+    """
+    gates = input_part + linear(h, weight_hh, bias_hh)
+    gate_i, gate_f, gate_g, gate_o = split(gates, 4, axis=-1)  # one op: see ops/shape.py Split
+    i, f, g, o = sigmoid(gate_i), sigmoid(gate_f), tanh(gate_g), sigmoid(gate_o)
+    c_next = f * c + i * g
+    h_next = o * tanh(c_next)
+    return h_next, c_next
+
+
+def gru_step(input_part: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None) -> Tensor:
+    """One step of the GRU, gates in PyTorch's order r, z, n (rows 0:H, H:2H, 2H:3H):
+
+        r = sigmoid(x W_ir^T + b_ir + h W_hr^T + b_hr)         reset gate
+        z = sigmoid(x W_iz^T + b_iz + h W_hz^T + b_hz)         update gate
+        n = tanh(x W_in^T + b_in + r * (h W_hn^T + b_hn))      candidate state
+        h' = (1 - z) * n + z * h
+
+    The reset gate multiplies the hidden part *including its bias* b_hn, which is why
+    the input part and the hidden part are kept apart here (PyTorch does the same).
+    """
+    input_r, input_z, input_n = split(input_part, 3, axis=-1)
+    hidden_r, hidden_z, hidden_n = split(linear(h, weight_hh, bias_hh), 3, axis=-1)
+    r = sigmoid(input_r + hidden_r)
+    z = sigmoid(input_z + hidden_z)
+    n = tanh(input_n + r * hidden_n)
+    return (1 - z) * n + z * h

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy
 
-from ..autograd import Function
+from ..autograd import Function, constant
 from ..backend import get_array_module, scatter_add, to_device
 from ..tensor import Tensor, as_tensors, check_same_device
 
@@ -162,7 +162,7 @@ def _zeros_maker(piece):
 
 def _fill_missing(grads, pieces) -> list:
     """Zeros in place of the gradients that a piece did not get (it was not used)."""
-    return [Tensor._make(xp.zeros(shape, dtype)) if g is None else g
+    return [constant(xp.zeros(shape, dtype)) if g is None else g
             for g, (xp, shape, dtype) in zip(grads, pieces)]
 
 
@@ -184,7 +184,7 @@ def reshape(x, shape):
     shape = tuple(shape)
     if shape == x.shape:
         return x
-    size = x.data.size
+    size = x.size
     known = numpy.prod([n for n in shape if n != -1], dtype=numpy.int64)
     if shape.count(-1) > 1 or (shape.count(-1) == 0 and known != size) or (
         shape.count(-1) == 1 and (known == 0 or size % known)
@@ -223,11 +223,15 @@ def sum_to(x, shape):
 
 def getitem(x, index):
     """``x[index]`` for ints, slices, None, Ellipsis, integer arrays, lists and boolean masks."""
+    if not isinstance(x, Tensor):  # a backward formula in plain mode: the index is ready
+        return GetItem.apply(x, index=index)
     return GetItem.apply(x, index=_normalize_index(index, x.device))
 
 
 def cat(tensors, axis=0):
     """Join tensors along an existing axis (``numpy.concatenate``)."""
+    if not any(isinstance(t, Tensor) for t in tensors):  # raw arrays: a plain-mode backward
+        return Concatenate.apply(*tensors, axis=axis)
     tensors = as_tensors(list(tensors))
     if not tensors:
         raise ValueError("cat() needs at least one tensor")
@@ -248,6 +252,8 @@ def cat(tensors, axis=0):
 
 def stack(tensors, axis=0):
     """Join same-shaped tensors along a new axis."""
+    if not any(isinstance(t, Tensor) for t in tensors):  # raw arrays: a plain-mode backward
+        return Stack.apply(*tensors, axis=axis)
     tensors = as_tensors(list(tensors))
     if not tensors:
         raise ValueError("stack() needs at least one tensor")
@@ -278,6 +284,8 @@ def split(x, sections, axis=0) -> tuple:
 def unbind(x, axis=0) -> tuple:
     """The slices of ``x`` along ``axis``, that axis removed (``torch.unbind``): a tuple of
     x.shape[axis] tensors. ``for row in x`` uses it, so the gradient costs one op."""
+    if not isinstance(x, Tensor):  # a raw array: a plain-mode backward
+        return Unbind.apply(x, axis=axis)
     (x,) = as_tensors((x,))
     if x.ndim == 0:
         raise ValueError("unbind() needs a tensor with at least one axis, got a 0-d tensor")
