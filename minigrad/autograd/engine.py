@@ -97,11 +97,13 @@ def run_backward(outputs, output_grads, retain_graph=False, create_graph=False, 
                     input_grads = _node_backward(vertex, grad)
                 if not retain_graph:
                     vertex.release()
-                for (source, shape, dtype, index), g in zip(vertex.edges, _padded(input_grads, vertex)):
+                for (source, shape, dtype, index), g in zip(vertex.edges, input_grads):
                     if source is None:
                         continue
                     if g is not None:
-                        _collect(grads, source, index, _match(g, shape, dtype))
+                        if g.shape != shape or g.dtype != dtype:  # checked here: it rarely differs
+                            g = _match(g, shape, dtype)
+                        _collect(grads, source, index, g)
                     pending[id(source)] -= 1
                     if not pending[id(source)]:
                         ready.append(source)
@@ -129,7 +131,8 @@ def _count_consumers(outputs) -> dict:
     while stack:
         vertex = stack.pop()
         if isinstance(vertex, Function):
-            for source, *_ in vertex.edges:
+            for edge in vertex.edges:
+                source = edge[0]
                 if source is None:
                     continue
                 pending[id(source)] = pending.get(id(source), 0) + 1
@@ -162,25 +165,23 @@ def _visit_outputs(fn, grad, accumulate, visible):
 
 
 def _node_backward(fn, grad) -> tuple:
-    """``fn.backward`` on the output gradient (one per output if there are several)."""
+    """``fn.backward`` on the output gradient (one per output if there are several):
+    one gradient per input, None where there is none (a backward may leave trailing
+    ones out)."""
     grads = grad if fn.num_outputs > 1 else (grad,)
     if not _mode.anomaly:
         input_grads = fn.backward(*grads)
-        return input_grads if isinstance(input_grads, tuple) else (input_grads,)
-    # Judge what this node's backward returns, as PyTorch does. Checking each op inside
-    # the formula would blame them instead (Sqrt's inf at 0 comes from a division
-    # there, which would be reported as "Div, created at the backward() call").
-    with _anomaly_paused():
-        input_grads = fn.backward(*grads)
-    input_grads = input_grads if isinstance(input_grads, tuple) else (input_grads,)
-    for g in input_grads:
-        if g is not None:
-            check_finite(_array(g), "backward", fn)
-    return input_grads
-
-
-def _padded(input_grads: tuple, fn) -> tuple:
-    """One gradient per input: a backward may leave trailing ones out (None)."""
+    else:
+        # Judge what this node's backward returns, as PyTorch does. Checking each op
+        # inside the formula would blame them instead (Sqrt's inf at 0 comes from a
+        # division there, which would be reported as "Div, created at the backward() call").
+        with _anomaly_paused():
+            input_grads = fn.backward(*grads)
+        for g in input_grads if isinstance(input_grads, tuple) else (input_grads,):
+            if g is not None:
+                check_finite(_array(g), "backward", fn)
+    if not isinstance(input_grads, tuple):
+        input_grads = (input_grads,)
     missing = len(fn.edges) - len(input_grads)
     return input_grads + (None,) * missing if missing > 0 else input_grads
 

@@ -41,7 +41,8 @@ class Function:
                   input's shape and dtype, so the engine can undo broadcasting, and
                   which output of that node the input was (None: its only output);
       output_ref  a weak reference to the output Tensor (for its hooks, retain_grad);
-      _saved      what ``save_for_backward`` kept; freed after backward.
+      _saved      what ``save_for_backward`` kept, with the input Tensors it came from;
+                  freed after backward (``_arrays``: the same arrays, as saved).
 
     A forward may also return a tuple of arrays (``split``, ``unbind``): the op then has
     ``num_outputs`` outputs, ``output_refs`` holds a weak reference to each, and its
@@ -82,9 +83,9 @@ class Function:
                 "retain_graph=True to the first backward() if you need to go through "
                 "the graph twice."
             )
-        Tensor = _tensor.Tensor
         if not _mode.grad_enabled:
-            return tuple(item.data if isinstance(item, Tensor) else item[1] for item in self._saved)
+            return self._arrays
+        Tensor = _tensor.Tensor
         return tuple(
             item if isinstance(item, Tensor) else Tensor._make(item[1], node=self if item[0] else None)
             for item in self._saved
@@ -92,35 +93,41 @@ class Function:
 
     def release(self) -> None:
         """Free the saved arrays (the graph's edges stay, as in PyTorch)."""
-        self._saved = None
+        self._saved = self._arrays = None
 
     @classmethod
     def apply(cls, *inputs, **options):
         """Run the op. Given no Tensor at all (raw arrays, numbers) it is the formula on
         arrays: raw in, raw out, nothing recorded. Otherwise the result is a Tensor, and
-        in grad mode, if some input requires a gradient, the node is recorded on it."""
+        in grad mode, if some input requires a gradient, the node is recorded on it.
+
+        This runs for every op, so it is written for speed: one pass over the inputs for
+        each question, and conversions and device checks only when they can matter."""
         Tensor = _tensor.Tensor
-        if not any(isinstance(t, Tensor) for t in inputs):
+        is_tensor = [isinstance(t, Tensor) for t in inputs]
+        if True not in is_tensor:
             return cls().forward(*inputs, **options)
-        if not all(isinstance(t, Tensor) for t in inputs):  # operators convert first
+        if False in is_tensor:  # operators convert numbers and arrays first
             inputs = _tensor.as_tensors(inputs)
         _tensor.check_same_device(inputs, cls.__name__)
         fn = cls()
         anomaly = _mode.anomaly
         if anomaly:
             fn.created_at = user_frame()
-        output = fn.forward(*[t.data for t in inputs], **options)
+        arrays = [t.data for t in inputs]
+        output = fn.forward(*arrays, **options)
         several = isinstance(output, tuple)
         if anomaly:
             for array in output if several else (output,):
                 check_finite(array, "forward", fn)
-        if not (_mode.grad_enabled and any(t.requires_grad for t in inputs)):
+        if not (_mode.grad_enabled and True in [t.requires_grad for t in inputs]):
             return tuple(map(Tensor._make, output)) if several else Tensor._make(output)
 
-        fn.edges = [((t._node or t) if t.requires_grad else None, t.shape, t.dtype, t._output_index)
-                    for t in inputs]
-        fn._saved = [_saved_item(array, inputs, output) for array in fn._to_save]
-        fn._to_save = ()  # _saved now holds what backward needs
+        fn.edges = [((t._node or t) if t.requires_grad else None, a.shape, a.dtype, t._output_index)
+                    for t, a in zip(inputs, arrays)]
+        fn._arrays = fn._to_save  # what a plain backward reads
+        fn._saved = _saved_items(fn._to_save, inputs, arrays, output)  # what a recorded one reads
+        fn._to_save = ()
         if several:
             fn.num_outputs = len(output)
             results = tuple(Tensor._make(array, fn, i) for i, array in enumerate(output))
@@ -135,12 +142,19 @@ class Function:
         return f"<{type(self).__name__} backward>"
 
 
-def _saved_item(array, tensors, output):
-    """An input Tensor, or (is_output, array)."""
-    for t in tensors:
-        if array is t.data:
-            return t
-    return (array is output, array)
+def _saved_items(saved: tuple, inputs, arrays, output) -> list:
+    """What forward saved, as the node keeps it: an input's array as the input Tensor
+    (a saved input is a variable of the recorded backward), anything else as
+    (is_output, array)."""
+    items = []
+    for array in saved:
+        for t, a in zip(inputs, arrays):
+            if array is a:
+                items.append(t)
+                break
+        else:
+            items.append((array is output, array))
+    return items
 
 
 def constant(array):

@@ -372,10 +372,11 @@ def broadcast_inputs(name, *values):
     from deep inside forward; this names the op and both shapes. Raw arrays without a
     Tensor (a backward formula in plain mode) pass through as they are.
     """
-    if not any(isinstance(v, Tensor) for v in values):
+    is_tensor = [isinstance(v, Tensor) for v in values]
+    if True not in is_tensor:
         return values
-    tensors = as_tensors(values)
-    shapes = [t.shape for t in tensors]
+    tensors = values if False not in is_tensor else as_tensors(values)
+    shapes = [t.data.shape for t in tensors]
     if shapes.count(shapes[0]) == len(shapes):
         return tensors
     for i, shape in enumerate(shapes):
