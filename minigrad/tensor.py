@@ -146,6 +146,7 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("retain_grad() on a tensor that does not require grad")
         self._retains_grad = True
+        self._watch()
         return self
 
     def register_hook(self, fn) -> RemovableHandle:
@@ -155,7 +156,14 @@ class Tensor:
             raise RuntimeError("cannot register a hook on a tensor that does not require grad")
         key = next(_hook_ids)
         self._hooks[key] = fn
+        self._watch()
         return RemovableHandle(self._hooks, key)
+
+    def _watch(self) -> None:
+        """Tell this tensor's node that backward must look at its outputs (hooks,
+        retain_grad): the engine skips that look for every other node."""
+        if self._node is not None:
+            self._node.outputs_watched = True
 
     # -- conversion ----------------------------------------------------------------------
     def numpy(self) -> numpy.ndarray:

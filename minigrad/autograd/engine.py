@@ -93,7 +93,8 @@ def run_backward(outputs, output_grads, retain_graph=False, create_graph=False, 
             if isinstance(vertex, Function):
                 input_grads = ()
                 if grad is not None:
-                    grad = _visit_outputs(vertex, grad, inputs is None, visible)
+                    if vertex.outputs_watched:
+                        grad = _visit_outputs(vertex, grad, inputs is None, visible)
                     input_grads = _node_backward(vertex, grad)
                 if not retain_graph:
                     vertex.release()

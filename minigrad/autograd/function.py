@@ -41,8 +41,8 @@ class Function:
                   input's shape and dtype, so the engine can undo broadcasting, and
                   which output of that node the input was (None: its only output);
       output_ref  a weak reference to the output Tensor (for its hooks, retain_grad);
-      _saved      what ``save_for_backward`` kept, with the input Tensors it came from;
-                  freed after backward (``_arrays``: the same arrays, as saved).
+      _saved      the arrays ``save_for_backward`` kept (freed after backward), and
+      _saved_ids  the ids of the input arrays and of the output, to tell them apart.
 
     A forward may also return a tuple of arrays (``split``, ``unbind``): the op then has
     ``num_outputs`` outputs, ``output_refs`` holds a weak reference to each, and its
@@ -53,6 +53,7 @@ class Function:
     created_at = None  # "file:line" of user code, recorded under detect_anomaly()
     _to_save = ()  # what forward passed to save_for_backward
     num_outputs = 1
+    outputs_watched = False  # set when an output gets a hook or retain_grad (Tensor._watch)
 
     def forward(self, *arrays, **options):
         raise NotImplementedError
@@ -84,16 +85,27 @@ class Function:
                 "the graph twice."
             )
         if not _mode.grad_enabled:
-            return self._arrays
+            return self._saved
+        return tuple(map(self._saved_variable, self._saved))
+
+    def _saved_variable(self, array):
+        """A saved array as a recorded backward must see it: an input as that input (the
+        leaf Tensor, or its node's output), this node's output as its output, anything
+        else as a constant. Arrays are matched by ``id``: every saved array was alive
+        together with the inputs and the output when forward ran, so the same id means
+        the same array."""
         Tensor = _tensor.Tensor
-        return tuple(
-            item if isinstance(item, Tensor) else Tensor._make(item[1], node=self if item[0] else None)
-            for item in self._saved
-        )
+        input_ids, output_id = self._saved_ids
+        for (source, _, _, index), input_id in zip(self.edges, input_ids):
+            if id(array) == input_id:
+                if isinstance(source, Function):
+                    return Tensor._make(array, node=source, output_index=index)
+                return source if source is not None else Tensor._make(array)  # a leaf, a constant
+        return Tensor._make(array, node=self if id(array) == output_id else None)
 
     def release(self) -> None:
         """Free the saved arrays (the graph's edges stay, as in PyTorch)."""
-        self._saved = self._arrays = None
+        self._saved = None
 
     @classmethod
     def apply(cls, *inputs, **options):
@@ -125,9 +137,9 @@ class Function:
 
         fn.edges = [((t._node or t) if t.requires_grad else None, a.shape, a.dtype, t._output_index)
                     for t, a in zip(inputs, arrays)]
-        fn._arrays = fn._to_save  # what a plain backward reads
-        fn._saved = _saved_items(fn._to_save, inputs, arrays, output)  # what a recorded one reads
-        fn._to_save = ()
+        fn._saved, fn._to_save = fn._to_save, ()
+        if fn._saved:  # for a recorded backward (_saved_variable): which array was which
+            fn._saved_ids = [id(a) for a in arrays], id(output)
         if several:
             fn.num_outputs = len(output)
             results = tuple(Tensor._make(array, fn, i) for i, array in enumerate(output))
@@ -140,21 +152,6 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} backward>"
-
-
-def _saved_items(saved: tuple, inputs, arrays, output) -> list:
-    """What forward saved, as the node keeps it: an input's array as the input Tensor
-    (a saved input is a variable of the recorded backward), anything else as
-    (is_output, array)."""
-    items = []
-    for array in saved:
-        for t, a in zip(inputs, arrays):
-            if array is a:
-                items.append(t)
-                break
-        else:
-            items.append((array is output, array))
-    return items
 
 
 def constant(array):
