@@ -6,6 +6,7 @@ lists and of ``torch_models.py``, so weights copy across by position.
 
 from __future__ import annotations
 
+from minigrad.creation import from_numpy
 from minigrad.layers import LSTM, RNN, Conv2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential
 from minigrad.losses import cross_entropy
 from minigrad.optim import RMSprop
@@ -47,7 +48,7 @@ def make_trainer(workload, lr: float = 1e-3):
 
     def step(x, y):
         optimizer.zero_grad()
-        loss = cross_entropy(model(Tensor(x)), y)
+        loss = cross_entropy(model(from_numpy(x)), y)  # no copy, as torch.from_numpy in torch_models.py
         loss.backward()
         optimizer.step()
         return loss

@@ -33,7 +33,7 @@ import numpy
 
 import minigrad as mg
 
-from . import backend, datasets
+from . import backend, datasets, resume, train_config
 from . import compare as comparing
 from . import train as training
 from .models import MODELS
@@ -54,7 +54,7 @@ minigrad is a small, readable reverse-mode autograd framework on NumPy (and CuPy
 GPU). These commands train image classifiers built with it on Fashion-MNIST, MNIST or
 CIFAR-10. Run "minigrad COMMAND --help" for the options of each command."""
 
-DEFAULTS = training.TrainConfig()  # the defaults that the help texts name
+DEFAULTS = train_config.TrainConfig()  # the defaults that the help texts name
 
 
 # ------------------------------------------------------------------------------------
@@ -181,18 +181,18 @@ def _existing_folder(text: str) -> str:
 
 
 def _per_model(key: str) -> str:
-    return ", ".join(f"{model} {defaults[key]}" for model, defaults in training.MODEL_DEFAULTS.items())
+    return ", ".join(f"{model} {defaults[key]}" for model, defaults in train_config.MODEL_DEFAULTS.items())
 
 
 def _add_training_options(parser: argparse.ArgumentParser) -> None:
     """The options ``train`` and ``compare`` share (defaults of None: see the module docstring)."""
     parser.add_argument("--model", choices=MODELS, help=f"the network (default: {DEFAULTS.model})")
-    parser.add_argument("--dataset", choices=training.DATASETS, help=f"the data set (default: {DEFAULTS.dataset})")
+    parser.add_argument("--dataset", choices=train_config.DATASETS, help=f"the data set (default: {DEFAULTS.dataset})")
     parser.add_argument("--epochs", type=_positive_int,
                         help=f"epochs to train in all (default: per model, {_per_model('epochs')})")
     parser.add_argument("--batch-size", type=_positive_int,
                         help=f"examples per mini-batch (default: per model, {_per_model('batch_size')})")
-    parser.add_argument("--schedule", choices=training.SCHEDULES,
+    parser.add_argument("--schedule", choices=train_config.SCHEDULES,
                         help=f"learning-rate schedule over the epochs (default: {DEFAULTS.schedule})")
     parser.add_argument("--clip", type=_non_negative_float,
                         help="clip the gradient norm to this value, 0 for no clipping (default: 1 for rnn, else 0)")
@@ -223,9 +223,9 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict]:
         "for 10 classes). The last good checkpoint is kept.",
     )
     _add_training_options(train_parser)
-    train_parser.add_argument("--optimizer", choices=training.OPTIMIZERS,
+    train_parser.add_argument("--optimizer", choices=train_config.OPTIMIZERS,
                               help=f"the optimizer (default: {DEFAULTS.optimizer})")
-    defaults = training.DEFAULT_LR
+    defaults = train_config.DEFAULT_LR
     train_parser.add_argument("--lr", type=_positive_float, help=(
         f"learning rate (default: sgd {defaults['sgd']:g}, or {defaults['sgd-momentum']:g} with --momentum; "
         f"rmsprop {defaults['rmsprop']:g}; adam {defaults['adam']:g})"))
@@ -250,7 +250,7 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict]:
         help="optimizers to compare, each optionally with its learning rate, e.g. sgd:0.1 adam "
         f"(choices: {', '.join(comparing.COMPARE_OPTIMIZERS)}; sgd-momentum is sgd with momentum 0.9; "
         "default: all four, each at its default rate: "
-        + ", ".join(f"{name} {rate:g}" for name, rate in training.DEFAULT_LR.items()) + ")",
+        + ", ".join(f"{name} {rate:g}" for name, rate in train_config.DEFAULT_LR.items()) + ")",
     )
     compare_parser.add_argument("--out", metavar="DIR", help="output folder (default: runs/compare-<date>-<time>)")
 
@@ -270,12 +270,12 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict]:
     return parser, {"train": train_parser, "compare": compare_parser, "demo": demo_parser}
 
 
-def _config(args) -> training.TrainConfig:
+def _config(args) -> train_config.TrainConfig:
     """The options given on the command line (not None) as a TrainConfig; the rest
     keep TrainConfig's defaults."""
-    given = {field.name: getattr(args, field.name) for field in dataclasses.fields(training.TrainConfig)
+    given = {field.name: getattr(args, field.name) for field in dataclasses.fields(train_config.TrainConfig)
              if getattr(args, field.name, None) is not None}
-    return training.TrainConfig(**given)
+    return train_config.TrainConfig(**given)
 
 
 # ------------------------------------------------------------------------------------
@@ -302,11 +302,11 @@ def _check_resume(parser: argparse.ArgumentParser, args) -> None:
     """With --resume the run's settings come from the checkpoint. Refuse a folder
     without one, options that ask for something else than what the run used (they
     would otherwise be ignored), and fewer epochs than were done. A damaged checkpoint
-    raises ``training.CheckpointError``."""
-    path = Path(args.resume) / training.CHECKPOINT
+    raises ``resume.CheckpointError``."""
+    path = Path(args.resume) / resume.CHECKPOINT
     if not path.is_file():
-        parser.error(f"--resume {args.resume}: there is no {training.CHECKPOINT} in that folder")
-    checkpoint = training.read_checkpoint(path)
+        parser.error(f"--resume {args.resume}: there is no {resume.CHECKPOINT} in that folder")
+    checkpoint = resume.read_checkpoint(path)
     saved = checkpoint["config"]
     conflicts = [f"{flag} {_shown(getattr(args, key))} (the run used {_shown(saved[key])})"
                  for key, flag in RUN_SETTINGS.items()
@@ -349,7 +349,7 @@ def _train_command(parser: argparse.ArgumentParser, args) -> int:
     if args.resume is not None:
         try:
             _check_resume(parser, args)
-        except training.CheckpointError as error:
+        except resume.CheckpointError as error:
             return _cannot_resume(error)
     out = Path(args.out or args.resume or training.default_out_dir())
     _check_out(parser, out)
@@ -359,7 +359,7 @@ def _train_command(parser: argparse.ArgumentParser, args) -> int:
     return _run("train", lambda: training.train(config, out, resume=args.resume, log=_print))
 
 
-def _cannot_resume(error: training.CheckpointError) -> int:
+def _cannot_resume(error: resume.CheckpointError) -> int:
     _error("train", f"cannot resume: {error}. Resume from an intact copy of the run, or start it again "
                     "without --resume")
     return EXIT_UNAVAILABLE
@@ -397,7 +397,7 @@ def _run(command: str, action) -> int:
     except KeyboardInterrupt:  # outside an epoch: loading data, or writing the final outputs
         print(f"\nminigrad {command}: interrupted; checkpoints written so far are intact", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except training.CheckpointError as error:
+    except resume.CheckpointError as error:
         return _cannot_resume(error)
     except BrokenPipeError:  # stdout was closed early (`minigrad demo | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's recipe: no second error at exit

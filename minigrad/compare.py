@@ -17,7 +17,8 @@ from pathlib import Path
 
 from . import plots
 from .files import atomic_path
-from .train import TrainConfig, TrainingDiverged, join_names, lower_lr, train
+from .train import TrainingDiverged, join_names, lower_lr, train
+from .train_config import TrainConfig
 
 # name -> (optimizer, momentum). "sgd-momentum" is SGD with the classic momentum 0.9.
 COMPARE_OPTIMIZERS = {"sgd": ("sgd", 0.0), "sgd-momentum": ("sgd", 0.9), "rmsprop": ("rmsprop", 0.0),

@@ -48,9 +48,10 @@ from __future__ import annotations
 
 from .autograd import Function
 from .backend import get_array_module, to_device
+from .creation import tensor
 from .ops.elementwise import sigmoid
 from .ops.nn import SoftmaxCrossEntropy, log_softmax
-from .tensor import Tensor, check_same_device, int64, tensor
+from .tensor import Tensor, check_same_device, int64
 
 __all__ = [
     "BCEWithLogitsLoss",

@@ -13,7 +13,6 @@ import itertools
 import numpy
 
 from . import autograd, backend
-from . import random as _random
 
 float32 = numpy.dtype("float32")
 float64 = numpy.dtype("float64")
@@ -502,79 +501,8 @@ def check_same_device(tensors, op_name: str) -> None:
             )
 
 
-# -------------------------------------------------------------------------------------
-# Factories. Each takes dtype=, device=, requires_grad=.
-
-
-def tensor(data, requires_grad=False, dtype=None, device="cpu") -> Tensor:
-    """A new leaf Tensor holding a copy of ``data``."""
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
-
-
-def _factory(fill, shape, dtype, device, requires_grad):
-    xp = backend.array_module_for(device)
-    array = fill(xp, _varargs(shape), numpy.dtype(dtype or float32))
-    return Tensor._make(array).requires_grad_(requires_grad) if requires_grad else Tensor._make(array)
-
-
-def zeros(*shape, dtype=None, device="cpu", requires_grad=False) -> Tensor:
-    return _factory(lambda xp, s, d: xp.zeros(s, dtype=d), shape, dtype, device, requires_grad)
-
-
-def ones(*shape, dtype=None, device="cpu", requires_grad=False) -> Tensor:
-    return _factory(lambda xp, s, d: xp.ones(s, dtype=d), shape, dtype, device, requires_grad)
-
-
-def full(shape, value, dtype=None, device="cpu", requires_grad=False) -> Tensor:
-    if dtype is None:
-        dtype = bool_ if isinstance(value, bool) else int64 if isinstance(value, int) else float32
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
-    return _factory(lambda xp, s, d: xp.full(s, value, dtype=d), (shape,), dtype, device, requires_grad)
-
-
-def zeros_like(t: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return zeros(t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
-
-
-def ones_like(t: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return ones(t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
-
-
-def randn(*shape, dtype=None, device="cpu", requires_grad=False) -> Tensor:
-    """Standard normal samples from minigrad's generator (see ``manual_seed``)."""
-    array = _random.generator().standard_normal(_varargs(shape)).astype(dtype or float32)
-    return tensor(array, requires_grad=requires_grad, device=device)
-
-
-def rand(*shape, dtype=None, device="cpu", requires_grad=False) -> Tensor:
-    """Uniform samples in [0, 1) from minigrad's generator."""
-    array = _random.generator().random(_varargs(shape)).astype(dtype or float32)
-    return tensor(array, requires_grad=requires_grad, device=device)
-
-
-def arange(start, stop=None, step=1, dtype=None, device="cpu", requires_grad=False) -> Tensor:
-    """As ``numpy.arange``; int64 for integer arguments, float32 if any is a float."""
-    if stop is None:
-        start, stop = 0, start
-    if dtype is None:
-        dtype = float32 if any(isinstance(v, float) for v in (start, stop, step)) else int64
-    array = numpy.arange(start, stop, step, dtype=numpy.dtype(dtype))
-    return tensor(array, requires_grad=requires_grad, device=device)
-
-
-def from_dlpack(obj) -> Tensor:
-    """A Tensor sharing memory with ``obj`` (a NumPy/CuPy array, a torch or JAX tensor,
-    anything with ``__dlpack__``): no copy, so writes to one show in the other."""
-    device_type = obj.__dlpack_device__()[0]
-    if device_type == 1:  # kDLCPU
-        return Tensor._make(numpy.from_dlpack(obj))
-    if device_type == 2:  # kDLCUDA
-        return Tensor._make(backend.cuda_module().from_dlpack(obj))
-    raise ValueError(f"from_dlpack: unsupported DLPack device type {device_type} (expected CPU=1 or CUDA=2)")
-
-
 # The ops make Tensors, so they import this module: they are imported here, at the end,
-# once Tensor and the factories exist. The methods above find them when they are called.
+# once Tensor exists. The methods above find them when they are called.
 from .ops import elementwise as _elementwise
 from .ops import linalg as _linalg
 from .ops import nn as _nn

@@ -46,14 +46,7 @@ or the blown-up weights that caused it, reach a loss that these checks see, and 
 user gets the message above instead of NumPy's ``RuntimeWarning: overflow`` pointing
 into optimizer code.
 
-**Resuming reproduces the uninterrupted run exactly.** Everything random in a run
-comes from two generators: minigrad's global one (parameter initialisation, dropout
-masks) and the DataLoader's own (the order of the examples in each epoch). A
-checkpoint holds both generators' states next to the parameters, the optimizer's
-state and the learning-rate scheduler's state, so the resumed run draws the same
-dropout masks and the same batches, at the same learning rates, as the run that never
-stopped, and (on the CPU, where NumPy is deterministic) gets bit-for-bit the same
-numbers.
+Checkpoints, and how a resumed run reproduces the uninterrupted one: resume.py.
 """
 
 from __future__ import annotations
@@ -73,38 +66,15 @@ from tqdm import tqdm
 from . import __version__, backend, datasets, metrics, plots
 from . import random as minigrad_random
 from .autograd import no_grad
-from .checkpoint import load, save
 from .data import DataLoader, TensorDataset
 from .files import atomic_path
 from .losses import cross_entropy
-from .models import MODELS, build_model
+from .models import build_model
 from .optim import SGD, Adam, RMSprop, clip_grad_norm_
 from .optim.lr_scheduler import CosineAnnealingLR
+from .resume import CHECKPOINT, read_checkpoint, restore, resume_config, resumed_message, save_checkpoint
 from .tensor import Tensor
-
-DATASETS = ("fashion-mnist", "mnist", "cifar10")
-OPTIMIZERS = ("sgd", "rmsprop", "adam")
-SCHEDULES = ("cosine", "constant")
-
-# Learning rates that work for all four models. RMSprop and Adam divide each step by a
-# running root-mean-square of the gradient, so 1e-3 suits every model (PyTorch's
-# RMSprop default of 1e-2 is too large for these networks); plain SGD takes steps
-# proportional to the gradient itself and needs a larger rate, SGD with momentum a
-# smaller one because momentum multiplies the step by about 1 / (1 - momentum).
-DEFAULT_LR = {"sgd": 0.05, "sgd-momentum": 0.01, "rmsprop": 1e-3, "adam": 1e-3}
-
-# Per model: epochs, batch size and gradient clipping of the default run, chosen so that
-# `minigrad train --model NAME` reaches the accuracy in README within its time budget on
-# a 2-core CPU (benchmarks/quality.py measures it). The CNN is the slowest per epoch
-# (convolutions), so it gets the fewest epochs; the cosine schedule (see
-# `make_scheduler`) makes a short run end well. The plain RNN's gradient can explode
-# through its 28 steps; clipping its norm at 1 keeps one bad batch from undoing an epoch.
-MODEL_DEFAULTS = {
-    "mlp": {"epochs": 10, "batch_size": 64, "clip": None},
-    "cnn": {"epochs": 5, "batch_size": 64, "clip": None},
-    "rnn": {"epochs": 10, "batch_size": 128, "clip": 1.0},
-    "lstm": {"epochs": 8, "batch_size": 128, "clip": None},
-}
+from .train_config import OPTIMIZERS, TrainConfig, default_lr, describe_optimizer
 
 # Mean and standard deviation of the training pixels (after scaling to [0, 1]), per
 # channel. Fixed numbers rather than computed from the data at hand, so that `--limit`
@@ -117,71 +87,6 @@ NORMALISATION = {
 
 LOADERS = {"fashion-mnist": datasets.fashion_mnist, "mnist": datasets.mnist, "cifar10": datasets.cifar10}
 EVAL_BATCH_SIZE = 500  # evaluation keeps no graph, so it can use bigger batches than training
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    """Everything that defines a training run (saved in metrics.json and the checkpoint).
-
-    ``lr``, ``epochs``, ``batch_size``, ``clip`` and ``device`` left at None take the
-    defaults of the model and optimizer (``DEFAULT_LR``, ``MODEL_DEFAULTS``; the CPU) in
-    ``resolved()``. ``momentum`` applies to SGD and RMSprop. ``schedule`` is
-    ``"cosine"`` (see ``make_scheduler``) or ``"constant"``. ``limit`` / ``test_limit``
-    keep the first N training / test examples (None: all). ``clip`` is a maximum
-    gradient norm (0: none). ``data_dir`` is searched for the data set first (see
-    ``minigrad.datasets``); it must be an existing folder.
-    """
-
-    model: str = "cnn"
-    dataset: str = "fashion-mnist"
-    optimizer: str = "rmsprop"
-    lr: float | None = None
-    momentum: float = 0.0
-    schedule: str = "cosine"
-    epochs: int | None = None
-    batch_size: int | None = None
-    clip: float | None = None
-    seed: int = 0
-    device: str | None = None
-    data_dir: str | None = None
-    limit: int | None = None
-    test_limit: int | None = None
-
-    def resolved(self) -> TrainConfig:
-        """A copy with every None default filled in; checks the choices."""
-        for name, value, choices in (("model", self.model, MODELS), ("dataset", self.dataset, DATASETS),
-                                     ("optimizer", self.optimizer, OPTIMIZERS),
-                                     ("schedule", self.schedule, SCHEDULES)):
-            if value not in choices:
-                raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(choices)}")
-        defaults = MODEL_DEFAULTS[self.model]
-        for name in ("epochs", "batch_size", "limit", "test_limit"):
-            value = getattr(self, name)
-            if value is not None and not (isinstance(value, int) and value >= 1):
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        if self.lr is not None and not self.lr > 0:
-            raise ValueError(f"the learning rate must be > 0, got {self.lr!r}")
-        if self.data_dir is not None and not Path(self.data_dir).is_dir():
-            raise ValueError(f"data_dir {self.data_dir!r} is not an existing folder")
-        return dataclasses.replace(
-            self,
-            lr=default_lr(self.optimizer, self.momentum) if self.lr is None else float(self.lr),
-            epochs=defaults["epochs"] if self.epochs is None else int(self.epochs),
-            batch_size=defaults["batch_size"] if self.batch_size is None else int(self.batch_size),
-            clip=(defaults["clip"] or 0.0) if self.clip is None else float(self.clip),
-            device=backend.check_device(self.device or "cpu"),
-        )
-
-
-def default_lr(optimizer: str, momentum: float = 0.0) -> float:
-    """The learning rate a run of ``optimizer`` gets when none is asked for."""
-    return DEFAULT_LR["sgd-momentum" if optimizer == "sgd" and momentum else optimizer]
-
-
-def describe_optimizer(config: TrainConfig) -> str:
-    """``"rmsprop lr=0.001"``, ``"sgd lr=0.01 momentum=0.9"``: what the logs call it."""
-    momentum = f" momentum={config.momentum:g}" if config.momentum else ""
-    return f"{config.optimizer} lr={config.lr:g}{momentum}"
 
 
 class TrainingDiverged(RuntimeError):
@@ -199,11 +104,6 @@ class TrainingDiverged(RuntimeError):
 
 class TrainingInterrupted(Exception):
     """Ctrl-C during training; the message says how to resume."""
-
-
-class CheckpointError(ValueError):
-    """A file that is not a readable checkpoint of ``minigrad train`` (damaged, or
-    written by something else); the message names the file and what is wrong."""
 
 
 # ------------------------------------------------------------------------------------
@@ -365,46 +265,6 @@ def evaluate(model, images: numpy.ndarray, labels: numpy.ndarray, device: str) -
 # 5. Checkpoints and outputs
 
 
-CHECKPOINT = "checkpoint.npz"
-CHECKPOINT_KEYS = ("config", "epoch", "model", "optimizer", "scheduler", "rng", "loader", "history", "wall_seconds")
-
-
-def save_checkpoint(path: Path, config: TrainConfig, epoch: int, model, optimizer, scheduler,
-                    loader: DataLoader, history: list, wall_seconds: float) -> None:
-    """Everything needed to continue the run exactly where it stopped (see the module
-    docstring). ``minigrad.save`` writes atomically: a crash during the save leaves
-    the previous checkpoint intact."""
-    save({
-        "config": dataclasses.asdict(config),
-        "epoch": epoch,
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": None if scheduler is None else scheduler.state_dict(),
-        "rng": minigrad_random.get_state(),
-        "loader": loader.state_dict(),
-        "history": history,
-        "wall_seconds": wall_seconds,
-    }, path)
-
-
-def read_checkpoint(path) -> dict:
-    """Load a checkpoint written by ``save_checkpoint``. A file that is damaged
-    (truncated, corrupted, empty) or was written by something else raises
-    ``CheckpointError`` naming the file and what is wrong with it."""
-    try:
-        state = load(path)
-    except (OSError, ValueError) as error:  # minigrad.load's error names the file
-        raise CheckpointError(str(error)) from None
-    missing = [key for key in CHECKPOINT_KEYS if not isinstance(state, dict) or key not in state]
-    if missing:
-        raise CheckpointError(f"{str(path)!r} is not a checkpoint of minigrad train (it has no "
-                              f"{', '.join(missing)}; written by something else, or by another version)")
-    fields = {field.name for field in dataclasses.fields(TrainConfig)}
-    if not isinstance(state["config"], dict) or set(state["config"]) != fields:
-        raise CheckpointError(f"{str(path)!r} holds settings that this version of minigrad train does not know")
-    return state
-
-
 def versions(device: str) -> dict:
     found = {"minigrad": __version__, "numpy": numpy.__version__, "python": platform.python_version()}
     if device == "cuda":
@@ -472,14 +332,14 @@ def train(config: TrainConfig, out, resume=None, log=print) -> dict:
     data set, optimizer, seed and other settings come from the checkpoint; ``config``
     may only change ``epochs`` (not below the epochs already done), ``lr`` (e.g. to
     continue with a smaller rate), ``device`` and ``data_dir`` (see
-    ``_continue_schedule`` for what happens to the schedule). Resumed with the same
+    ``continue_schedule`` (resume.py) for what happens to the schedule). Resumed with the same
     settings, it reaches exactly the numbers of the run that never stopped.
     """
     started = time.perf_counter()
     out = Path(out)
     checkpoint = read_checkpoint(Path(resume) / CHECKPOINT) if resume is not None else None
     if checkpoint is not None:
-        config = _resume_config(checkpoint, config)
+        config = resume_config(checkpoint, config)
     config = config.resolved()
     train_images, train_labels, test_images, test_labels, class_names = load_data(config)
     data = data_folders(config)
@@ -492,9 +352,9 @@ def train(config: TrainConfig, out, resume=None, log=print) -> dict:
                         shuffle=True, seed=config.seed)
     history, first_epoch, earlier_seconds = [], 1, 0.0
     if checkpoint is not None:
-        first_epoch, history, earlier_seconds = _restore(checkpoint, model, optimizer, scheduler, loader, config,
+        first_epoch, history, earlier_seconds = restore(checkpoint, model, optimizer, scheduler, loader, config,
                                                          Path(resume) / CHECKPOINT)
-        log(_resumed_message(Path(resume) / CHECKPOINT, checkpoint, config))
+        log(resumed_message(Path(resume) / CHECKPOINT, checkpoint, config))
     epochs = f"{config.epochs} epoch{'' if config.epochs == 1 else 's'}"
     log(f"training {config.model} on {config.dataset} ({len(train_labels)} training, {len(test_labels)} "
         f"test examples) with {describe_optimizer(config)} for {epochs}, batch size {config.batch_size}, "
@@ -547,75 +407,6 @@ def train(config: TrainConfig, out, resume=None, log=print) -> dict:
 def default_out_dir(prefix: str = "") -> Path:
     """``runs/<prefix>YYYYmmdd-HHMMSS`` under the current directory: a new folder per run."""
     return Path("runs") / f"{prefix}{datetime.datetime.now():%Y%m%d-%H%M%S}"
-
-
-# What a resumed run may change; everything else must match the checkpoint.
-RESUME_OVERRIDES = ("epochs", "lr", "device", "data_dir")
-
-
-def _resume_config(checkpoint: dict, requested: TrainConfig) -> TrainConfig:
-    """The checkpoint's config, with the settings in RESUME_OVERRIDES taken from
-    ``requested`` where it sets them (not None). Asking for fewer epochs than were
-    done is a ValueError: the run cannot be shortened after the fact."""
-    config = TrainConfig(**checkpoint["config"])
-    changes = {name: getattr(requested, name) for name in RESUME_OVERRIDES
-               if getattr(requested, name) is not None}
-    done = int(checkpoint["epoch"])
-    if changes.get("epochs", done) < done:
-        raise ValueError(f"the checkpoint has {done} epochs done; a resumed run cannot have fewer "
-                         f"(asked for {changes['epochs']})")
-    return dataclasses.replace(config, **changes)
-
-
-def _restore(checkpoint: dict, model, optimizer, scheduler, loader: DataLoader, config: TrainConfig, path: Path):
-    """Load the saved state into freshly built objects; return (first epoch to run,
-    history so far, wall seconds so far). A checkpoint whose parts do not fit the
-    objects its own config builds raises CheckpointError."""
-    try:
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        if (scheduler is None) != (checkpoint["scheduler"] is None):
-            raise ValueError(f"its scheduler does not fit the schedule {config.schedule!r}")
-        if scheduler is not None:
-            scheduler.load_state_dict(checkpoint["scheduler"])
-        minigrad_random.set_state(checkpoint["rng"])
-        loader.load_state_dict(checkpoint["loader"])
-        epoch, history, seconds = int(checkpoint["epoch"]), list(checkpoint["history"]), float(checkpoint["wall_seconds"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise CheckpointError(f"{str(path)!r} does not fit the {config.model} run it describes: {error}") from None
-    _continue_schedule(scheduler, optimizer, config)
-    return epoch + 1, history, seconds
-
-
-def _continue_schedule(scheduler: CosineAnnealingLR | None, optimizer, config: TrainConfig) -> None:
-    """Set the learning rate of the epochs still to run, after a resume.
-
-    A resumed run may ask for another total of epochs or another lr. The cosine is then
-    the one of the new settings, from the epoch reached on: epoch e trains at
-    lr (1 + cos(pi (e - 1) / epochs)) / 2 with the new lr and epochs (so more epochs
-    stretch the remaining part of the curve, and it still ends near 0). This is done by
-    giving the restored scheduler the new ``T_max`` and base rate; with unchanged
-    settings they are the ones it had, and the rate is exactly the one it had set, so
-    the resumed run equals the uninterrupted one. The constant schedule takes the lr.
-    """
-    if scheduler is None:
-        for group in optimizer.param_groups:
-            group["lr"] = config.lr
-        return
-    scheduler.T_max = config.epochs
-    scheduler.base_lrs = [config.lr for _ in optimizer.param_groups]
-    for group, rate in zip(optimizer.param_groups, scheduler.get_lr()):
-        group["initial_lr"], group["lr"] = config.lr, rate  # initial_lr: the base rate, as the scheduler set it
-
-
-def _resumed_message(path: Path, checkpoint: dict, config: TrainConfig) -> str:
-    """Which checkpoint, which epoch, which settings came from it and which changed."""
-    saved = checkpoint["config"]
-    kept = ", ".join(f"{name.replace('_', ' ')} {saved[name]}" for name in saved if name not in RESUME_OVERRIDES)
-    changed = [f"{name.replace('_', ' ')} {getattr(config, name)} (was {saved[name]})"
-               for name in RESUME_OVERRIDES if getattr(config, name) != saved[name]]
-    message = f"resuming from {path} after epoch {checkpoint['epoch']}; settings from the checkpoint: {kept}"
-    return message + (f"; changed: {', '.join(changed)}" if changed else "")
 
 
 def _data_message(data: dict) -> str:

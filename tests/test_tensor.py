@@ -448,3 +448,19 @@ def test_empty_list_index_selects_nothing():
     assert y.shape == (0, 3) == np.arange(6.0).reshape(2, 3)[[]].shape
     (y.sum() + x.sum()).backward()
     np.testing.assert_array_equal(x.grad.numpy(), np.ones((2, 3)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.bool_])
+def test_from_numpy_shares_memory_and_keeps_the_dtype(dtype):
+    array = np.zeros((2, 3), dtype=dtype)
+    t = mg.from_numpy(array)
+    assert t.dtype == dtype and t.shape == (2, 3) and not t.requires_grad
+    array[0, 1] = 1
+    assert t.numpy()[0, 1] == 1  # the same memory, as torch.from_numpy
+    t.data[1, 2] = 1
+    assert array[1, 2] == 1
+
+
+def test_from_numpy_refuses_anything_but_an_ndarray():
+    with pytest.raises(TypeError, match="expects a numpy.ndarray, got list"):
+        mg.from_numpy([1.0, 2.0])

@@ -19,6 +19,7 @@ where the user sees them: in ``.grad``, in ``grad()``'s results, in a hook. With
 
 from __future__ import annotations
 
+from .. import backend
 from .. import tensor as _tensor
 from .function import Function
 from .grad_mode import _anomaly_paused, _mode, check_finite, set_grad_enabled
@@ -282,8 +283,8 @@ def _default_grad(tensor, grad):
                 f"grad can be implicitly created only for scalar outputs, but the output "
                 f"has shape {tensor.shape}; pass grad= (a Tensor of that shape)"
             )
-        return _tensor.ones_like(tensor)
-    grad = grad if isinstance(grad, Tensor) else _tensor.tensor(grad, dtype=tensor.dtype, device=tensor.device)
+        return Tensor._make(backend.get_array_module(tensor.data).ones_like(tensor.data))
+    grad = grad if isinstance(grad, Tensor) else Tensor(grad, dtype=tensor.dtype, device=tensor.device)
     if grad.shape != tensor.shape:
         raise ValueError(f"grad has shape {grad.shape} but the output has shape {tensor.shape}")
     return grad

@@ -49,10 +49,11 @@ import math
 import numpy
 
 from .. import backend
+from ..creation import zeros
 from ..functional import linear
 from ..ops.recurrent import gru_sequence, gru_step, lstm_sequence, lstm_step, rnn_sequence, rnn_step
 from ..ops.shape import stack, unbind
-from ..tensor import Tensor, zeros
+from ..tensor import Tensor
 from . import init
 from .module import Module, Parameter
 
