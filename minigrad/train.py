@@ -133,7 +133,7 @@ def load_data(config: TrainConfig):
 
 def data_folders(config: TrainConfig) -> dict:
     """``{"train": folder, "test": folder}``: where the two splits were read from (the
-    first place in the data sets' search order that holds them; see minigrad/datasets.py)."""
+    first place in the data sets' search order that holds them; see minigrad/datasets/)."""
     found = {split: datasets.locate(config.dataset, split == "train", config.data_dir) for split in ("train", "test")}
     return {split: None if folder is None else str(folder) for split, folder in found.items()}
 

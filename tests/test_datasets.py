@@ -42,9 +42,9 @@ def isolated(monkeypatch, tmp_path):
     """No $MINIGRAD_DATA, no repository folder, no operating system copy, no mirror override."""
     monkeypatch.delenv("MINIGRAD_DATA", raising=False)
     monkeypatch.delenv("MINIGRAD_DATA_MIRROR", raising=False)
-    monkeypatch.setattr(datasets, "REPO_DATA", None)
-    monkeypatch.setattr(datasets, "OS_DATA", {"fashion-mnist": tmp_path / "no-os-copy"})
-    monkeypatch.setattr(datasets, "TIMEOUT", 5)
+    monkeypatch.setattr(datasets.catalog, "REPO_DATA", None)
+    monkeypatch.setattr(datasets.catalog, "OS_DATA", {"fashion-mnist": tmp_path / "no-os-copy"})
+    monkeypatch.setattr(datasets.catalog, "TIMEOUT", 5)
     return tmp_path
 
 
@@ -154,7 +154,7 @@ needs_fashion_mnist = pytest.mark.skipif(
 @needs_fashion_mnist
 @pytest.mark.parametrize(("train", "count"), [(True, 60000), (False, 10000)])
 def test_real_fashion_mnist_from_the_os_copy(monkeypatch, isolated, train, count):
-    monkeypatch.setattr(datasets, "OS_DATA", {"fashion-mnist": OS_FASHION_MNIST})
+    monkeypatch.setattr(datasets.catalog, "OS_DATA", {"fashion-mnist": OS_FASHION_MNIST})
     images, labels = datasets.fashion_mnist(train=train, download=False)
     assert images.shape == (count, 28, 28) and images.dtype == np.uint8
     assert labels.shape == (count,) and labels.dtype == np.int64
@@ -173,6 +173,15 @@ def test_real_fashion_mnist_from_an_explicit_root(isolated):
     assert images.shape == (10000, 28, 28)
     assert np.bincount(labels).tolist() == [1000] * 10
     assert len(datasets.CLASSES["fashion-mnist"]) == 10
+
+
+def test_the_repository_folder_is_the_checkouts_datasets_folder():
+    """Place 3 of the search: the datasets/ folder next to pyproject.toml, found from where
+    the package's files are (minigrad/datasets/catalog.py, two folders below the checkout)."""
+    repository = Path(__file__).resolve().parent.parent
+    if Path(datasets.__file__).resolve().parents[2] != repository:
+        pytest.skip("minigrad is installed, not imported from this checkout")
+    assert datasets.catalog.REPO_DATA == repository / "datasets"
 
 
 def test_classes_are_ten_names_each():
@@ -203,8 +212,8 @@ def test_search_order_root_then_env_then_repo_then_os(monkeypatch, isolated):
     corrupt = {file: data[:-1] + bytes([data[-1] ^ 1]) for file, data in good.items()}
     places = {name: isolated / name for name in ("root", "env", "repo", "os")}
     monkeypatch.setenv("MINIGRAD_DATA", str(places["env"]))
-    monkeypatch.setattr(datasets, "REPO_DATA", places["repo"])
-    monkeypatch.setattr(datasets, "OS_DATA", {"fashion-mnist": places["os"]})
+    monkeypatch.setattr(datasets.catalog, "REPO_DATA", places["repo"])
+    monkeypatch.setattr(datasets.catalog, "OS_DATA", {"fashion-mnist": places["os"]})
     folder = {
         "root": places["root"] / "fashion-mnist",
         "env": places["env"] / "fashion-mnist",
@@ -354,7 +363,7 @@ def test_locate_returns_the_folder_the_loader_reads(monkeypatch, isolated):
 
 def test_locate_finds_the_os_copy_and_rejects_unknown_names(monkeypatch, isolated):
     write_idx(isolated / "os", make_idx_files(), gzipped=True)
-    monkeypatch.setattr(datasets, "OS_DATA", {"fashion-mnist": isolated / "os"})
+    monkeypatch.setattr(datasets.catalog, "OS_DATA", {"fashion-mnist": isolated / "os"})
     assert datasets.locate("fashion-mnist", train=False) == isolated / "os"
     assert datasets.locate("cifar10", train=False) is None
     with pytest.raises(ValueError, match="unknown data set 'fashion_mnist'; expected one of fashion-mnist"):
