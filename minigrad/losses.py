@@ -51,6 +51,7 @@ from .backend import get_array_module, to_device
 from .creation import tensor
 from .ops.elementwise import sigmoid
 from .ops.nn import SoftmaxCrossEntropy, log_softmax
+from .ops.shape import _index_array
 from .tensor import Tensor, check_same_device, int64
 
 __all__ = [
@@ -317,10 +318,7 @@ def _class_target(target, predictions: Tensor, class_axis: int, fn_name: str, na
         check_same_device((predictions, target), fn_name)
         array = target.data
     else:
-        array = get_array_module(target).asarray(target)
-        if array.size == 0 and array.dtype.kind == "f":
-            array = array.astype(int64)  # numpy.asarray([]) guesses float64
-        array = to_device(array, predictions.device)
+        array = to_device(_index_array(target), predictions.device)
     if array.dtype.kind not in "iu":
         raise TypeError(
             f"{fn_name}: target must hold int64 class indices, got dtype {array.dtype}; "

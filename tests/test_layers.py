@@ -411,3 +411,16 @@ def test_linear_and_conv_errors_name_the_shapes():
         L.Conv2d(3, 2, 3)(mg.zeros(1, 2, 5, 5))
     with pytest.raises(ValueError, match="normalized_shape"):
         L.LayerNorm(3)(mg.zeros(2, 4))
+
+
+@pytest.mark.parametrize("option, value", [("kernel_size", (3, 3, 3)), ("kernel_size", 3.0),
+                                           ("stride", "a"), ("padding", (1,))])
+def test_conv2d_refuses_a_size_that_is_not_an_int_or_a_pair(option, value):
+    arguments = {"kernel_size": 3, option: value}
+    with pytest.raises(ValueError, match=f"Conv2d: {option} must be an int or a pair of ints, got"):
+        L.Conv2d(1, 2, **arguments)
+
+
+@needs_torch
+def test_conv2d_repr_with_numpy_ints_is_pytorchs():
+    assert repr(L.Conv2d(1, 2, np.int64(3))) == repr(torch.nn.Conv2d(1, 2, 3))

@@ -15,9 +15,10 @@ import pytest
 from helpers import needs_torch, torch
 
 import minigrad as mg
+from minigrad import functional as F
 from minigrad import layers
 from minigrad import random as mg_random
-from minigrad.layers.recurrent import _RecurrentLayers
+from minigrad.ops.recurrent import gru_step, lstm_step, recorded_sequence, rnn_step
 
 ATOL, RTOL = 1e-5, 1e-4
 CELLS = ("RNNCell", "LSTMCell", "GRUCell")
@@ -52,6 +53,27 @@ def random_state(kind, shape, rng):
 
 def pack_state(kind, tensors):
     return tuple(tensors) if is_lstm(kind) else tensors[0]
+
+
+STEPS = {"RNN": rnn_step, "LSTM": lstm_step, "GRU": gru_step}
+
+
+def recorded_layers(module, kind, x, states) -> list:
+    """What the sequence ``module`` computes from x (L, N, features) and its initial
+    states, each layer's loop recorded step by step (``recorded_sequence`` of
+    ``rnn_step``, ``lstm_step`` or ``gru_step``) instead of run as one op: the reference
+    for the one-op layers. Returns [output, h_n] or [output, h_n, c_n]."""
+    options = {"nonlinearity": module.nonlinearity} if kind == "RNN" else {}
+    layer_input, final = x, []
+    for layer in range(module.num_layers):
+        weight_ih, weight_hh, bias_ih, bias_hh = module.layer_parameters(layer)
+        length, batch, features = layer_input.shape  # the input part as the module makes it
+        input_part = F.linear(layer_input.reshape(length * batch, features), weight_ih, bias_ih)
+        state = tuple(s[layer] for s in states)
+        layer_input, *last = recorded_sequence(STEPS[kind], input_part.reshape(length, batch, -1), state,
+                                               weight_hh, bias_hh, **options)
+        final.append(last)
+    return [layer_input] + [mg.stack(list(per_layer)) for per_layer in zip(*final)]
 
 
 def run_parity(kind, kwargs, input_shape, state_shape=None, seed=0):
@@ -254,11 +276,11 @@ def test_two_layer_sequence_gradcheck(kind):
     ("RNN", {}), ("RNN", {"nonlinearity": "relu"}), ("RNN", {"bias": False}), ("LSTM", {}), ("LSTM", {"bias": False}),
     ("GRU", {}), ("GRU", {"bias": False}),
 ])
-def test_layer_matches_its_steps_recorded_one_by_one(monkeypatch, kind, options):
-    """RNN and LSTM run their time loop as one op with BPTT written out (ops/recurrent.py).
-    Recording rnn_step / lstm_step at every step instead must give the same outputs, bit
-    for bit (the same float32 sums in the same order), and the same gradients (summed in
-    another order)."""
+def test_layer_matches_its_steps_recorded_one_by_one(kind, options):
+    """RNN, LSTM and GRU run each layer's time loop as one op with BPTT written out
+    (ops/recurrent.py). Recording rnn_step / lstm_step / gru_step at every step instead
+    must give the same outputs, bit for bit (the same float32 sums in the same order),
+    and the same gradients (summed in another order)."""
     mg.manual_seed(4)
     module = getattr(layers, kind)(3, 5, num_layers=2, **options)
     rng = np.random.default_rng(10)
@@ -269,16 +291,15 @@ def test_layer_matches_its_steps_recorded_one_by_one(monkeypatch, kind, options)
     weights = [mg.tensor(rng.standard_normal(shape).astype(np.float32)) for shape in shapes]
     node = f"{kind}Sequence"
 
-    def run():
-        results = flatten(module(x, pack_state(kind, states)))
+    def run(forward):
+        results = flatten(forward())
         loss = sum((r * w).sum() for r, w in zip(results, weights))
         nodes = [type(n).__name__ for n in graph_nodes(loss.grad_fn)]
         return [r.numpy() for r in results], [g.numpy() for g in mg.grad(loss, inputs)], nodes
 
-    fused_outputs, fused_grads, nodes = run()
+    fused_outputs, fused_grads, nodes = run(lambda: module(x, pack_state(kind, states)))
     assert nodes.count(node) == 2  # one per layer
-    monkeypatch.setattr(getattr(layers, kind), "_sequence", _RecurrentLayers._sequence)  # step by step
-    step_outputs, step_grads, nodes = run()
+    step_outputs, step_grads, nodes = run(lambda: recorded_layers(module, kind, x, states))
     assert node not in nodes
     for fused, steps in zip(fused_outputs, step_outputs):
         np.testing.assert_array_equal(fused, steps)
@@ -317,23 +338,20 @@ def graph_nodes(root) -> list:
     return nodes
 
 
-@pytest.mark.parametrize("layer, node, count", [
-    (None, "Tanh", 1000),  # GRU recorded step by step: one Tanh node per step, ~15,000 nodes deep
-    (layers.RNN, "RNNSequence", 1),  # the whole loop as one op (ops/recurrent.py)
-    (layers.GRU, "GRUSequence", 1),
+@pytest.mark.parametrize("kind, recorded, node, count", [
+    ("GRU", True, "Tanh", 1000),  # recorded step by step: one Tanh node per step, ~15,000 nodes deep
+    ("RNN", False, "RNNSequence", 1),  # the whole loop as one op (ops/recurrent.py)
+    ("GRU", False, "GRUSequence", 1),
 ])
-def test_thousand_step_backward_is_finite_and_frees_the_graph(monkeypatch, layer, node, count):
-    if layer is None:
-        monkeypatch.setattr(layers.GRU, "_sequence", _RecurrentLayers._sequence)
-        layer = layers.GRU
+def test_thousand_step_backward_is_finite_and_frees_the_graph(kind, recorded, node, count):
     mg.manual_seed(3)
-    rnn = layer(4, 8)
+    rnn = getattr(layers, kind)(4, 8)
     x = mg.tensor(np.random.default_rng(9).standard_normal((1000, 2, 4)).astype(np.float32),
                   requires_grad=True)
     gc.collect()
     gc.disable()  # reference counting alone must free the graph: no cycles
     try:
-        output, h_n = rnn(x)
+        output, h_n = recorded_layers(rnn, kind, x, [mg.zeros(1, 2, 8)]) if recorded else rnn(x)
         assert output.shape == (1000, 2, 8) and h_n.shape == (1, 2, 8)
         loss = output.sum() + h_n.sum()
         refs = [weakref.ref(t) for t in (output, h_n, loss)]
@@ -527,7 +545,7 @@ def test_rnn_and_gru_on_device_match_cpu(device, kind, options):
 
 @pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
 @pytest.mark.parametrize("float64_part", ["input", "state"])
-def test_one_op_loop_promotes_dtypes_like_the_recorded_steps(monkeypatch, kind, float64_part):
+def test_one_op_loop_promotes_dtypes_like_the_recorded_steps(kind, float64_part):
     """A float64 input or initial state with a float32 layer: the one-op loop gives the
     float64 outputs that the steps recorded one by one give."""
     mg.manual_seed(5)
@@ -537,8 +555,7 @@ def test_one_op_loop_promotes_dtypes_like_the_recorded_steps(monkeypatch, kind, 
     states = [mg.tensor(a, dtype=mg.float64 if float64_part == "state" else mg.float32)
               for a in random_state(kind, (1, 2, 4), rng)]
     fused = flatten(module(x, pack_state(kind, states)))
-    monkeypatch.setattr(getattr(layers, kind), "_sequence", _RecurrentLayers._sequence)
-    steps = flatten(module(x, pack_state(kind, states)))
+    steps = recorded_layers(module, kind, x, states)
     for a, b in zip(fused, steps):
         assert a.dtype == b.dtype == mg.float64
         np.testing.assert_array_equal(a.numpy(), b.numpy())

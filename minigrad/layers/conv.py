@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from .. import functional as F
+from ..ops.conv import _pair
 from ..tensor import Tensor
 from . import init
 from .module import Module
-
-
-def _pair(value) -> tuple:
-    """3 -> (3, 3); (3, 5) stays. PyTorch stores sizes as pairs, and prints them so."""
-    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
 
 
 class Conv2d(Module):
@@ -30,9 +26,10 @@ class Conv2d(Module):
         super().__init__()
         self.in_channels = in_channels
         self.out_channels = out_channels
-        self.kernel_size = _pair(kernel_size)
-        self.stride = _pair(stride)
-        self.padding = _pair(padding)
+        # 3 -> (3, 3): PyTorch stores sizes as pairs, and prints them so
+        self.kernel_size = _pair(kernel_size, "Conv2d", "kernel_size")
+        self.stride = _pair(stride, "Conv2d", "stride")
+        self.padding = _pair(padding, "Conv2d", "padding")
         shape = (out_channels, in_channels, *self.kernel_size)
         fan_in = init.fan_in(shape)
         self.weight = init.fan_in_uniform(shape, fan_in)

@@ -7,26 +7,25 @@ step to the next:
 
 with the same weights at every step. There are two kinds of module for each family:
 
-* a **cell** (``RNNCell``, ``LSTMCell``, ``GRUCell``) computes one step;
+* a **cell** (``RNNCell``, ``LSTMCell``, ``GRUCell``) computes one step, with the
+  equations of ``rnn_step``, ``lstm_step`` and ``gru_step`` (``ops/recurrent.py``);
 * a **sequence module** (``RNN``, ``LSTM``, ``GRU``) runs the step over the whole
   sequence, for ``num_layers`` stacked layers (the outputs h_1..h_L of
   one layer are the inputs of the next).
 
 Backpropagation through time (BPTT) needs no code of its own. A loop over a cell (or
-``_RecurrentLayers._sequence`` below) records a chain of ordinary ops, one link per
-time step; ``loss.backward()`` walks that chain from the last step to the first, like
-any other graph. The gradient that reaches h_{t-1} is the sum of what came back through
-the output at t-1 and through the step to h_t, and every step adds its share to the one
-shared weight matrix. The engine is iterative, so a sequence of thousands of steps does
-not hit Python's recursion limit.
+``recorded_sequence`` in ``ops/recurrent.py``) records a chain of ordinary ops, one link
+per time step; ``loss.backward()`` walks that chain from the last step to the first,
+like any other graph. The gradient that reaches h_{t-1} is the sum of what came back
+through the output at t-1 and through the step to h_t, and every step adds its share to
+the one shared weight matrix. The engine is iterative, so a sequence of thousands of
+steps does not hit Python's recursion limit.
 
-For speed, the sequence modules do not record their loop: each runs it as one op
-(``RNNSequence``, ``LSTMSequence``, ``GRUSequence`` in ``ops/recurrent.py``) whose
-backward is BPTT written out on arrays. On short arrays the Python bookkeeping of the
-ops recorded at every step (eleven for an RNN, thirty-four for an LSTM) costs more
-than their arithmetic; as one op, a 1,000-step RNN trains over 10x faster. Tests check
-the three against the recorded steps of ``rnn_step``, ``lstm_step`` and ``gru_step``,
-which the cells use and which the ops replay when gradients of gradients are asked for.
+For speed, the sequence modules do not record their loop: each layer runs as one op
+(``rnn_sequence``, ``lstm_sequence``, ``gru_sequence`` in ``ops/recurrent.py``) with
+BPTT written out on arrays, which makes a training step of the rnn, lstm and deep_rnn
+benchmarks 45%, 25% and 90% shorter. The tests check the ops against
+``recorded_sequence``, which the ops also run when gradients of gradients are asked for.
 
 Everything follows PyTorch: argument names and defaults, parameter names and shapes
 (``weight_ih`` is (gates * hidden_size, input_size), the gates stacked in PyTorch's
@@ -45,6 +44,7 @@ Shapes, with L the sequence length, N the batch size, H = hidden_size:
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy
 
@@ -52,14 +52,12 @@ from .. import backend
 from ..creation import zeros
 from ..functional import linear
 from ..ops.recurrent import gru_sequence, gru_step, lstm_sequence, lstm_step, rnn_sequence, rnn_step
-from ..ops.shape import stack, unbind
+from ..ops.shape import stack
 from ..tensor import Tensor
 from . import init
-from .module import Module, Parameter
+from .module import Module
 
-__all__ = [
-    "GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "gru_step", "lstm_step", "rnn_step",
-]
+__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "gru_step", "lstm_step", "rnn_step"]
 
 NONLINEARITIES = ("tanh", "relu")
 
@@ -68,9 +66,16 @@ NONLINEARITIES = ("tanh", "relu")
 # Parameters and argument checks shared by cells and sequence modules.
 
 
-def _uniform_parameter(shape: tuple, hidden_size: int) -> Parameter:
-    """PyTorch's default for every recurrent weight and bias: U(-1/sqrt(H), 1/sqrt(H))."""
-    return init.uniform(shape, 1.0 / math.sqrt(hidden_size))
+def _add_weights(module: Module, suffix: str, input_size: int, hidden_size: int, bias: bool) -> None:
+    """weight_ih (G*H, input_size), weight_hh (G*H, H), bias_ih and bias_hh (G*H,) for G =
+    module.num_gates, each name followed by ``suffix`` ("" in a cell, "_l0", "_l1", ... in
+    the layers), in PyTorch's order and with its default: U(-1/sqrt(H), 1/sqrt(H))."""
+    rows = module.num_gates * hidden_size
+    shapes = {"weight_ih": (rows, input_size), "weight_hh": (rows, hidden_size)}
+    if bias:
+        shapes.update(bias_ih=(rows,), bias_hh=(rows,))
+    for name, shape in shapes.items():
+        setattr(module, name + suffix, init.uniform(shape, 1.0 / math.sqrt(hidden_size)))
 
 
 def _check_sizes(name: str, input_size, hidden_size) -> None:
@@ -81,9 +86,7 @@ def _check_sizes(name: str, input_size, hidden_size) -> None:
 
 def _check_nonlinearity(name: str, nonlinearity) -> None:
     if nonlinearity not in NONLINEARITIES:
-        raise ValueError(
-            f"{name}: unknown nonlinearity {nonlinearity!r}; choose 'tanh' or 'relu'"
-        )
+        raise ValueError(f"{name}: unknown nonlinearity {nonlinearity!r}; choose 'tanh' or 'relu'")
 
 
 def _as_tensor(value, name: str, what: str) -> Tensor:
@@ -95,11 +98,40 @@ def _as_tensor(value, name: str, what: str) -> Tensor:
     raise TypeError(f"{name}: {what} must be a Tensor, got {type(value).__name__}")
 
 
-def _check_state(name: str, what: str, state, expected: tuple) -> Tensor:
-    state = _as_tensor(state, name, what)
-    if tuple(state.shape) != expected:
-        raise ValueError(f"{name}: expected {what} of shape {expected}, got shape {tuple(state.shape)}")
-    return state
+def _check_input(name: str, input, input_size: int, ndim: int, shapes: str) -> tuple[Tensor, bool]:
+    """The input as a Tensor, checked: ``ndim`` axes, or one fewer without the batch
+    axis, and input_size features on the last. Also returns whether it has a batch axis."""
+    x = _as_tensor(input, name, "input")
+    if x.ndim not in (ndim - 1, ndim):
+        raise ValueError(
+            f"{name}: expected input of shape {shapes}, got {x.ndim}-D input of shape {tuple(x.shape)}"
+        )
+    if x.shape[-1] != input_size:
+        raise ValueError(
+            f"{name}: input has {x.shape[-1]} features (shape {tuple(x.shape)}) "
+            f"but input_size is {input_size}"
+        )
+    return x, x.ndim == ndim
+
+
+def _prepare_states(name: str, states: list, leading: tuple, x: Tensor, hidden_size: int,
+                    batched: bool) -> list:
+    """Check the states, each (*leading, N, H), or (*leading, H) if the input had no batch
+    axis; return them with the batch axis, zeros (x's dtype and device) for a missing one.
+    ``x`` is the input with its batch axis (N, features) or (L, N, features)."""
+    batch = x.shape[-2]
+    expected = (*leading, batch, hidden_size) if batched else (*leading, hidden_size)
+    prepared = []
+    for what, state in states:
+        if state is None:
+            state = zeros(*leading, batch, hidden_size, dtype=x.dtype, device=x.device)
+        else:
+            state = _as_tensor(state, name, what)
+            if tuple(state.shape) != expected:
+                raise ValueError(f"{name}: expected {what} of shape {expected}, got shape {tuple(state.shape)}")
+            state = state if batched else state[..., None, :]  # the batch axis, as in x
+        prepared.append(state)
+    return prepared
 
 
 # -------------------------------------------------------------------------------------
@@ -107,8 +139,7 @@ def _check_state(name: str, what: str, state, expected: tuple) -> Tensor:
 
 
 class _Cell(Module):
-    """What the three cells share: weight_ih (G*H, input_size), weight_hh (G*H, H),
-    bias_ih (G*H,), bias_hh (G*H,) for G gates, registered in PyTorch's order."""
+    """What the three cells share: their weights (``_add_weights``) and ``_run``."""
 
     num_gates = 1
 
@@ -117,47 +148,26 @@ class _Cell(Module):
         name = type(self).__name__
         _check_sizes(name, input_size, hidden_size)
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bool(bias)
-        rows = self.num_gates * hidden_size
-        self.weight_ih = _uniform_parameter((rows, input_size), hidden_size)
-        self.weight_hh = _uniform_parameter((rows, hidden_size), hidden_size)
-        if bias:
-            self.bias_ih = _uniform_parameter((rows,), hidden_size)
-            self.bias_hh = _uniform_parameter((rows,), hidden_size)
-        else:  # the names exist but hold no parameter, as in PyTorch
+        _add_weights(self, "", input_size, hidden_size, bias)
+        if not bias:  # the names exist but hold no parameter, as in PyTorch
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
 
-    def _prepare(self, input, states: tuple) -> tuple[Tensor, list, bool]:
-        """Check the input and the states; give (N, ...) versions of both, zeros for a
-        missing state, and whether the input had a batch axis."""
+    def _run(self, input, states: list, step):
+        """The forward pass: check the input and the states (zeros for a missing one),
+        then ``step(x W_ih^T + b_ih, *states, weight_hh, bias_hh)``, e.g. ``gru_step``."""
         name = type(self).__name__
-        x = _as_tensor(input, name, "input")
-        if x.ndim not in (1, 2):
-            raise ValueError(
-                f"{name}: expected input of shape (N, input_size) or (input_size,), "
-                f"got {x.ndim}-D input of shape {tuple(x.shape)}"
-            )
-        if x.shape[-1] != self.input_size:
-            raise ValueError(
-                f"{name}: input has {x.shape[-1]} features (shape {tuple(x.shape)}) "
-                f"but input_size is {self.input_size}"
-            )
-        batched = x.ndim == 2
+        x, batched = _check_input(name, input, self.input_size, 2, "(N, input_size) or (input_size,)")
         if not batched:
             x = x[None]  # one example is a batch of one; the axis is dropped again at the end
-        expected = (x.shape[0], self.hidden_size) if batched else (self.hidden_size,)
-        prepared = []
-        for what, state in states:
-            if state is None:
-                state = zeros(x.shape[0], self.hidden_size, dtype=x.dtype, device=x.device)
-            else:
-                state = _check_state(name, what, state, expected)
-                state = state if batched else state[None]
-            prepared.append(state)
-        return x, prepared, batched
+        states = _prepare_states(name, states, (), x, self.hidden_size, batched)
+        result = step(linear(x, self.weight_ih, self.bias_ih), *states, self.weight_hh, self.bias_hh)
+        if batched:
+            return result
+        return tuple(s[0] for s in result) if isinstance(result, tuple) else result[0]  # (h, c) or h
 
 
 class RNNCell(_Cell):
@@ -168,8 +178,6 @@ class RNNCell(_Cell):
     ``cell(input, hx=None)`` -> h'. input (N, input_size) or (input_size,); hx (N, H)
     or (H,), zeros when omitted.
     """
-
-    num_gates = 1
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  nonlinearity: str = "tanh"):
@@ -182,10 +190,7 @@ class RNNCell(_Cell):
         return super().extra_repr() + extra
 
     def forward(self, input, hx=None) -> Tensor:
-        x, (h,), batched = self._prepare(input, [("hx", hx)])
-        input_part = linear(x, self.weight_ih, self.bias_ih)
-        h_next = rnn_step(input_part, h, self.weight_hh, self.bias_hh, self.nonlinearity)
-        return h_next if batched else h_next[0]
+        return self._run(input, [("hx", hx)], partial(rnn_step, nonlinearity=self.nonlinearity))
 
 
 class LSTMCell(_Cell):
@@ -199,10 +204,7 @@ class LSTMCell(_Cell):
 
     def forward(self, input, hx=None) -> tuple[Tensor, Tensor]:
         h, c = _split_lstm_state("LSTMCell", hx)
-        x, (h, c), batched = self._prepare(input, [("hx[0] (h)", h), ("hx[1] (c)", c)])
-        input_part = linear(x, self.weight_ih, self.bias_ih)
-        h_next, c_next = lstm_step(input_part, h, c, self.weight_hh, self.bias_hh)
-        return (h_next, c_next) if batched else (h_next[0], c_next[0])
+        return self._run(input, [("hx[0] (h)", h), ("hx[1] (c)", c)], lstm_step)
 
 
 class GRUCell(_Cell):
@@ -214,10 +216,7 @@ class GRUCell(_Cell):
     num_gates = 3
 
     def forward(self, input, hx=None) -> Tensor:
-        x, (h,), batched = self._prepare(input, [("hx", hx)])
-        input_part = linear(x, self.weight_ih, self.bias_ih)
-        h_next = gru_step(input_part, h, self.weight_hh, self.bias_hh)
-        return h_next if batched else h_next[0]
+        return self._run(input, [("hx", hx)], gru_step)
 
 
 def _split_lstm_state(name: str, hx):
@@ -234,16 +233,10 @@ def _split_lstm_state(name: str, hx):
 
 
 class _RecurrentLayers(Module):
-    """What RNN, LSTM and GRU share. Layer k has ``weight_ih_l{k}`` (G*H, input size of
-    the layer: input_size for k = 0, H above), ``weight_hh_l{k}`` (G*H, H),
-    ``bias_ih_l{k}`` and ``bias_hh_l{k}`` (G*H,), registered in that order.
-
-    Subclasses set ``num_gates`` and ``num_states`` (1 for h, 2 for (h, c)) and define
-    ``_step(input_part, state, weight_hh, bias_hh) -> state``, the state a tuple.
-    """
+    """What RNN, LSTM and GRU share: the weights of every layer k (``_add_weights`` with
+    the suffix _l{k}; layer k > 0 reads H features) and ``_run``."""
 
     num_gates = 1
-    num_states = 1
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False):
@@ -264,14 +257,8 @@ class _RecurrentLayers(Module):
             )
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first = bool(bias), bool(batch_first)
-        rows = self.num_gates * hidden_size
-        for layer in range(num_layers):
-            layer_input_size = input_size if layer == 0 else hidden_size
-            setattr(self, f"weight_ih_l{layer}", _uniform_parameter((rows, layer_input_size), hidden_size))
-            setattr(self, f"weight_hh_l{layer}", _uniform_parameter((rows, hidden_size), hidden_size))
-            if bias:
-                setattr(self, f"bias_ih_l{layer}", _uniform_parameter((rows,), hidden_size))
-                setattr(self, f"bias_hh_l{layer}", _uniform_parameter((rows,), hidden_size))
+        for layer in range(num_layers):  # the layers above layer 0 read its h_t
+            _add_weights(self, f"_l{layer}", input_size if layer == 0 else hidden_size, hidden_size, bias)
 
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
@@ -291,40 +278,24 @@ class _RecurrentLayers(Module):
             return weight_ih, weight_hh, None, None
         return weight_ih, weight_hh, getattr(self, f"bias_ih_l{layer}"), getattr(self, f"bias_hh_l{layer}")
 
-    def _step(self, input_part: Tensor, state: tuple, weight_hh: Tensor, bias_hh) -> tuple:
-        raise NotImplementedError
-
-    def _sequence(self, input_part: Tensor, state: tuple, weight_hh: Tensor, bias_hh) -> tuple:
-        """One layer over the whole sequence, recorded step by step: (h_t for every t as
-        (L, N, H), the last state). RNN, LSTM and GRU run it as one op instead."""
-        outputs = []
-        # The loop over time. Backward walks it from the last step to the first: that
-        # is backpropagation through time.
-        # unbind: the L steps (N, G*H) as one op, whose backward stacks their gradients
-        # (slicing input_part[t] L times would make L full-size gradient arrays)
-        for input_part_t in unbind(input_part):  # x_t W_ih^T + b_ih
-            state = self._step(input_part_t, state, weight_hh, bias_hh)
-            outputs.append(state[0])  # the output at step t is h_t
-        return stack(outputs), state
-
-    def _run(self, input, initial_states: tuple) -> tuple[Tensor, tuple]:
-        """The forward pass: returns the output sequence and the final states, each
-        stacked over layers, e.g. (output, (h_n,)) or (output, (h_n, c_n))."""
+    def _run(self, input, initial_states: list, sequence) -> tuple[Tensor, tuple]:
+        """The forward pass, each layer one call of ``sequence(input_part, *state,
+        weight_hh, bias_hh) -> (h_1..h_L, *last state)``: returns the output sequence and
+        the final states stacked over layers, e.g. (output, (h_n,)) or (output, (h_n, c_n))."""
         x, initial, batched = self._prepare(input, initial_states)  # x is (L, N, features)
         layer_input = x
-        final = [[] for _ in range(self.num_states)]  # per state kind, one entry per layer
+        final = [[] for _ in initial]  # per state kind (h, c), one entry per layer
         for layer in range(self.num_layers):
             weight_ih, weight_hh, bias_ih, bias_hh = self.layer_parameters(layer)
-            # The input's contribution x_t W_ih^T + b_ih does not depend on the previous
-            # step, so it is computed for all L steps at once, as one matrix product
-            # (L*N, features) x (features, G*H): one big product instead of L small ones
-            # (fewer ops to record, better use of BLAS; backward, too, makes one product
-            # for dW_ih). Only h W_hh^T has to wait for the previous step in the loop.
+            # x_t W_ih^T + b_ih does not depend on the previous step: one product
+            # (L*N, features) x (features, G*H) for all L steps instead of L small ones
+            # (fewer ops, better use of BLAS; backward, too, makes one product for dW_ih).
+            # Only h W_hh^T has to wait for the previous step.
             L, N, features = layer_input.shape
             input_part = linear(layer_input.reshape(L * N, features), weight_ih, bias_ih)
             input_part = input_part.reshape(L, N, -1)
-            state = tuple(s[layer] for s in initial)
-            layer_input, state = self._sequence(input_part, state, weight_hh, bias_hh)
+            state = [s[layer] for s in initial]
+            layer_input, *state = sequence(input_part, *state, weight_hh, bias_hh)
             for kind, s in enumerate(state):
                 final[kind].append(s)
         output = layer_input
@@ -335,41 +306,20 @@ class _RecurrentLayers(Module):
             output = output.transpose(1, 0, 2)
         return output, final_states
 
-    def _prepare(self, input, states: tuple) -> tuple[Tensor, list, bool]:
+    def _prepare(self, input, states: list) -> tuple[Tensor, list, bool]:
         """Check the input and the initial states; return the input as (L, N, features),
         the states as (num_layers, N, H) (zeros for missing ones), and whether the input
         had a batch axis."""
         name = type(self).__name__
-        x = _as_tensor(input, name, "input")
         layout = "(N, L, input_size)" if self.batch_first else "(L, N, input_size)"
-        if x.ndim not in (2, 3):
-            raise ValueError(
-                f"{name}: expected input of shape {layout} or (L, input_size), "
-                f"got {x.ndim}-D input of shape {tuple(x.shape)}"
-            )
-        if x.shape[-1] != self.input_size:
-            raise ValueError(
-                f"{name}: input has {x.shape[-1]} features (shape {tuple(x.shape)}) "
-                f"but input_size is {self.input_size}"
-            )
-        batched = x.ndim == 3
+        x, batched = _check_input(name, input, self.input_size, 3, f"{layout} or (L, input_size)")
         if not batched:
             x = x[:, None]  # one sequence is a batch of one; the axis is dropped at the end
         elif self.batch_first:
             x = x.transpose(1, 0, 2)  # the loop runs over the first axis: time
         if x.shape[0] == 0:
             raise ValueError(f"{name}: the input sequence is empty (shape {tuple(input.shape)})")
-        batch = x.shape[1]
-        expected = (self.num_layers, batch, self.hidden_size) if batched else (self.num_layers, self.hidden_size)
-        prepared = []
-        for what, state in states:
-            if state is None:
-                state = zeros(self.num_layers, batch, self.hidden_size, dtype=x.dtype, device=x.device)
-            else:
-                state = _check_state(name, what, state, expected)
-                state = state if batched else state[:, None]
-            prepared.append(state)
-        return x, prepared, batched
+        return x, _prepare_states(name, states, (self.num_layers,), x, self.hidden_size, batched), batched
 
 
 class RNN(_RecurrentLayers):
@@ -393,20 +343,9 @@ class RNN(_RecurrentLayers):
         extra = "" if self.nonlinearity == "tanh" else f", nonlinearity={self.nonlinearity}"
         return super().extra_repr() + extra
 
-    def _step(self, input_part, state, weight_hh, bias_hh):
-        (h,) = state
-        return (rnn_step(input_part, h, weight_hh, bias_hh, self.nonlinearity),)
-
-    def _sequence(self, input_part, state, weight_hh, bias_hh):
-        # The steps of rnn_step as one op with BPTT written out (ops/recurrent.py): the
-        # same numbers, and a training step of the rnn benchmark (28 time steps) takes
-        # 45% less time, of the deep_rnn benchmark (1,000 steps) 90% less (benchmarks/).
-        (h,) = state
-        output, h_n = rnn_sequence(input_part, h, weight_hh, bias_hh, self.nonlinearity)
-        return output, (h_n,)
-
     def forward(self, input, hx=None) -> tuple[Tensor, Tensor]:
-        output, (h_n,) = self._run(input, [("h_0", hx)])
+        sequence = partial(rnn_sequence, nonlinearity=self.nonlinearity)
+        output, (h_n,) = self._run(input, [("h_0", hx)], sequence)
         return output, h_n
 
 
@@ -418,7 +357,6 @@ class LSTM(_RecurrentLayers):
     """
 
     num_gates = 4
-    num_states = 2
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
@@ -429,20 +367,9 @@ class LSTM(_RecurrentLayers):
             )
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
 
-    def _step(self, input_part, state, weight_hh, bias_hh):
-        h, c = state
-        return lstm_step(input_part, h, c, weight_hh, bias_hh)
-
-    def _sequence(self, input_part, state, weight_hh, bias_hh):
-        # The steps of lstm_step as one op with BPTT written out (ops/recurrent.py): the
-        # same numbers, and a training step of the lstm benchmark takes 25% less time.
-        h, c = state
-        output, h_n, c_n = lstm_sequence(input_part, h, c, weight_hh, bias_hh)
-        return output, (h_n, c_n)
-
     def forward(self, input, hx=None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         h_0, c_0 = _split_lstm_state("LSTM", hx)
-        output, (h_n, c_n) = self._run(input, [("h_0 (hx[0])", h_0), ("c_0 (hx[1])", c_0)])
+        output, (h_n, c_n) = self._run(input, [("h_0 (hx[0])", h_0), ("c_0 (hx[1])", c_0)], lstm_sequence)
         return output, (h_n, c_n)
 
 
@@ -454,18 +381,6 @@ class GRU(_RecurrentLayers):
 
     num_gates = 3
 
-    def _step(self, input_part, state, weight_hh, bias_hh):
-        (h,) = state
-        return (gru_step(input_part, h, weight_hh, bias_hh),)
-
-    def _sequence(self, input_part, state, weight_hh, bias_hh):
-        # The steps of gru_step as one op with BPTT written out (ops/recurrent.py): the
-        # same numbers, and forward + backward of GRU(28, 128) over 28 steps of a batch of
-        # 64 (the rnn benchmark's shapes) takes 38% less time.
-        (h,) = state
-        output, h_n = gru_sequence(input_part, h, weight_hh, bias_hh)
-        return output, (h_n,)
-
     def forward(self, input, hx=None) -> tuple[Tensor, Tensor]:
-        output, (h_n,) = self._run(input, [("h_0", hx)])
+        output, (h_n,) = self._run(input, [("h_0", hx)], gru_sequence)
         return output, h_n

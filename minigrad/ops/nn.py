@@ -12,15 +12,13 @@ no backward to write, and none to get wrong. Read them as the formulas they impl
 
 from __future__ import annotations
 
-import numpy
-
 from .. import random as _random
 from ..autograd import Function
 from ..backend import get_array_module, to_device
 from ..tensor import Tensor
 from .elementwise import exp
 from .reduce import normalize_axes
-from .shape import getitem
+from .shape import _index_array, getitem
 
 
 class Softmax(Function):
@@ -154,9 +152,7 @@ def embedding(indices, weight: Tensor) -> Tensor:
     if weight.ndim != 2:
         raise ValueError(f"embedding weight must be 2-D (num_embeddings, dim), got shape {weight.shape}")
     if isinstance(indices, (list, tuple, int)):  # arrays and Tensors stay on their device
-        indices = numpy.asarray(indices)
-        if indices.size == 0 and indices.dtype.kind == "f":
-            indices = indices.astype(numpy.int64)  # numpy.asarray([]) guesses float64
+        indices = _index_array(indices)
     if indices.dtype.kind not in "iu":
         raise TypeError(f"embedding indices must be integers (e.g. int64), got dtype {indices.dtype}")
     num_embeddings = weight.shape[0]

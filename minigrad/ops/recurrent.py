@@ -1,22 +1,23 @@
 """A whole RNN, LSTM or GRU layer as one op: the time loop in forward, and
 backpropagation through time (BPTT) written out in backward.
 
-An Elman RNN layer computes, for t = 1, ..., L (lesson 13's symbols),
+An Elman RNN layer computes, for t = 1, ..., L:
 
-    u_t = x_t W_ih^T + b_ih + h_{t-1} W^T + b       W = W_hh (H, H), b = b_hh (H,)
-    h_t = f(u_t)                                     f = tanh or relu
+    u_t = x_t W_ih^T + b_ih                          the input part (``input_part``)
+    a_t = u_t + h_{t-1} W^T + b                      W = W_hh (H, H), b = b_hh (H,)
+    h_t = f(a_t)                                     f = tanh or relu
 
-where the layer hands over ``input_part`` = x_t W_ih^T + b_ih for all steps at once (one
-product, see ``layers/recurrent.py``). Recorded step by step (``rnn_step``), that is
-some eleven ops per step, forward and backward, and on short arrays their Python
-bookkeeping costs more than their arithmetic. As one op, forward is a plain loop over
-arrays, and backward receives dL/dh_t for every t from the output sequence, and dL/dh_n
-from the last state (two outputs of the op), and walks back in time:
+where the layer hands over u_t for all steps at once (one product, see
+``layers/recurrent.py``). Recorded step by step (``rnn_step``), that is some eleven ops
+per step, forward and backward, and on short arrays their Python bookkeeping costs more
+than their arithmetic. As one op, forward is a plain loop over arrays, and backward
+receives dL/dh_t for every t from the output sequence, and dL/dh_n from the last state
+(two outputs of the op), and walks back in time:
 
     dL/dh_t = (dL/dh_t from the output) + da_{t+1} W     h_t feeds the output and step t+1
-    da_t    = dL/du_t = dL/dh_t * f'(u_t)                f' = 1 - h_t^2 (tanh), [h_t > 0] (relu)
+    da_t    = dL/da_t = dL/dh_t * f'(a_t)                f' = 1 - h_t^2 (tanh), [h_t > 0] (relu)
 
-    dL/d input_part_t = da_t,    dL/dh_0 = da_1 W,
+    dL/du_t = da_t,    dL/dh_0 = da_1 W,
 
 and, because every step uses the same W and b, their gradients are sums over t, done
 after the loop as one product over all steps:
@@ -26,42 +27,42 @@ after the loop as one product over all steps:
 This is the same arithmetic as the recorded steps, with the per-step sums for W and b
 moved out of the loop; the tests check the two against each other and against PyTorch.
 ``LSTMSequence`` and ``GRUSequence`` do the same for the LSTM and the GRU (cuDNN fuses
-recurrent layers like this on GPUs).
+recurrent layers like this on GPUs). The letters are the same in all three: u for the
+input part, v = h_{t-1} W^T + b for the hidden part, a for the pre-activation (u + v;
+u + r * v in the GRU's n block), and d for dL/d.
 
 **Gradients of gradients.** These backwards write into preallocated arrays step by
 step, like a hand-written NumPy program: that is what makes them fast, but it is not a
 formula the engine can record. So when a graph of the backward is asked for
-(``create_graph=True``), backward runs the recorded steps once more (``rnn_step``,
-``lstm_step``, ``gru_step``, at the end of this file: the layers' equations, one step
-each) from the same inputs and lets the engine differentiate them: slower, and
-differentiable again.
+(``create_graph=True``), backward runs the recorded steps once more
+(``recorded_sequence`` of ``rnn_step``, ``lstm_step`` or ``gru_step``, at the end of
+this file: the layers' equations, one step each) from the same inputs and lets the
+engine differentiate them: slower, and differentiable again.
 """
 
 from __future__ import annotations
 
-import numpy
-
 from ..autograd import Function, grad, is_grad_enabled
 from ..backend import get_array_module
 from ..tensor import Tensor
-from .elementwise import relu, sigmoid, tanh
+from .elementwise import relu, sigmoid, sigmoid_array, tanh
 from .linalg import linear
-from .shape import split, stack
+from .shape import split, stack, unbind
 
 
 class _Sequence(Function):
     """What the three ops share: the weight and bias gradients after the loop, and the
     fallback to the recorded steps under create_graph."""
 
-    def weight_and_bias_gradients(self, da, h0, hs):
-        """dW = sum_t da_t^T h_{t-1} and db = sum_t sum_n da_t[n], from da (L, N, G*H)
-        (the gradient of h_{t-1} W^T + b at every step), h_0 (N, H) and h_1..h_L (L, N, H),
-        as one product each."""
-        steps, batch, _ = da.shape
-        rows = da.reshape(steps * batch, -1)
+    def weight_and_bias_gradients(self, dv, h0, hs):
+        """dW = sum_t dv_t^T h_{t-1} and db = sum_t sum_n dv_t[n], from dv (L, N, G*H),
+        the gradient of v_t = h_{t-1} W^T + b at every step (da_t for the RNN and the
+        LSTM), h_0 (N, H) and h_1..h_L (L, N, H), as one product each."""
+        steps, batch, _ = dv.shape
+        rows = dv.reshape(steps * batch, -1)
         grad_weight = grad_bias = None
         if self.needs_grad(self.weight_index):  # h_0 apart, h_1..h_{L-1} in one product
-            grad_weight = da[0].T @ h0 + rows[batch:].T @ hs[:-1].reshape((steps - 1) * batch, hs.shape[-1])
+            grad_weight = dv[0].T @ h0 + rows[batch:].T @ hs[:-1].reshape((steps - 1) * batch, hs.shape[-1])
         if len(self.edges) > self.weight_index + 1 and self.needs_grad(self.weight_index + 1):
             grad_bias = get_array_module(rows).ones(len(rows), dtype=rows.dtype) @ rows  # see Linear
         return grad_weight, grad_bias
@@ -112,7 +113,7 @@ class RNNSequence(_Sequence):
             return self.backward_of_recorded_steps((grad_output, grad_h_n))
         saved = self.saved_tensors
         h0, weight, output = saved[1], saved[2], saved[-1]
-        da = get_array_module(output).empty_like(output)  # da[t] = dL/du_t
+        da = get_array_module(output).empty_like(output)  # da[t] = dL/da_t
         dh = _last_state_gradient(grad_h_n, output)
         for t in reversed(range(len(output))):
             if grad_output is not None:
@@ -124,11 +125,7 @@ class RNNSequence(_Sequence):
         return da, dh, grad_weight, grad_bias
 
     def recorded_steps(self, input_part, h0, weight, bias=None):
-        h, hs = h0, []
-        for input_part_t in input_part:
-            h = rnn_step(input_part_t, h, weight, bias, self.nonlinearity)
-            hs.append(h)
-        return stack(hs), h
+        return recorded_sequence(rnn_step, input_part, (h0,), weight, bias, nonlinearity=self.nonlinearity)
 
 
 def rnn_sequence(input_part, h0, weight_hh, bias_hh=None, nonlinearity: str = "tanh"):
@@ -171,8 +168,7 @@ class LSTMSequence(_Sequence):
             if bias is not None:
                 v += bias
             a = input_part[t] + v  # lstm_step's order and dtypes, so the sums round alike
-            with numpy.errstate(over="ignore"):  # see Sigmoid
-                gates[t] = 1 / (1 + xp.exp(-a))
+            gates[t] = sigmoid_array(a)
             gates[t, :, 2 * hidden:3 * hidden] = xp.tanh(a[:, 2 * hidden:3 * hidden])
             i, f, g, o = (gates[t, :, k * hidden:(k + 1) * hidden] for k in range(4))
             c = states[1, t] = f * c + i * g
@@ -207,11 +203,7 @@ class LSTMSequence(_Sequence):
         return da, dh, dc, grad_weight, grad_bias
 
     def recorded_steps(self, input_part, h0, c0, weight, bias=None):
-        h, c, hs = h0, c0, []
-        for input_part_t in input_part:
-            h, c = lstm_step(input_part_t, h, c, weight, bias)
-            hs.append(h)
-        return stack(hs), h, c
+        return recorded_sequence(lstm_step, input_part, (h0, c0), weight, bias)
 
 
 def lstm_sequence(input_part, h0, c0, weight_hh, bias_hh=None):
@@ -226,17 +218,18 @@ class GRUSequence(_Sequence):
     """One GRU layer: two outputs, h_1..h_L as (L, N, H), and h_n = h_L, as RNNSequence.
 
     Forward, as ``gru_step`` at every step (gates in PyTorch's order r, z, n), with
-    [u_r, u_z, u_n] = input_part and [v_r, v_z, v_n] = h_{t-1} W^T + b:
+    [u_r, u_z, u_n] = u_t (input_part) and [v_r, v_z, v_n] = v_t = h_{t-1} W^T + b:
 
-        r = sigmoid(u_r + v_r),   z = sigmoid(u_z + v_z),   n = tanh(u_n + r * v_n)
+        a_r = u_r + v_r,   a_z = u_z + v_z,   a_n = u_n + r * v_n
+        r = sigmoid(a_r),  z = sigmoid(a_z),  n = tanh(a_n)
         h_t = (1 - z) * n + z * h_{t-1}
 
     Backward, from the last step to the first, with dh what reaches h_t:
 
-        dn_pre = dh * (1 - z) * (1 - n^2)            through n = tanh(.)
-        dr_pre = dn_pre * v_n * r (1 - r)            r multiplies v_n
-        dz_pre = dh * (h_{t-1} - n) * z (1 - z)
-        dL/d input_part_t = [dr_pre, dz_pre, dn_pre],   dv_t = [dr_pre, dz_pre, dn_pre * r]
+        da_n = dh * (1 - z) * (1 - n^2)              through n = tanh(a_n)
+        da_r = da_n * v_n * r (1 - r)                r multiplies v_n
+        da_z = dh * (h_{t-1} - n) * z (1 - z)
+        du_t = [da_r, da_z, da_n],   dv_t = [da_r, da_z, da_n * r]
         dh_{t-1} = dh * z + dv_t W
 
     and dW, db from dv after the loop, as for the RNN. (Only the n block differs between
@@ -256,9 +249,8 @@ class GRUSequence(_Sequence):
             if bias is not None:
                 v += bias
             u = input_part[t]
-            with numpy.errstate(over="ignore"):  # see Sigmoid
-                r = saved[t, :, :hidden] = 1 / (1 + xp.exp(-(u[:, :hidden] + v[:, :hidden])))
-                z = saved[t, :, hidden:2 * hidden] = 1 / (1 + xp.exp(-(u[:, hidden:2 * hidden] + v[:, hidden:2 * hidden])))
+            r = saved[t, :, :hidden] = sigmoid_array(u[:, :hidden] + v[:, :hidden])
+            z = saved[t, :, hidden:2 * hidden] = sigmoid_array(u[:, hidden:2 * hidden] + v[:, hidden:2 * hidden])
             n = saved[t, :, 2 * hidden:3 * hidden] = xp.tanh(u[:, 2 * hidden:] + r * v[:, 2 * hidden:])
             saved[t, :, 3 * hidden:] = v[:, 2 * hidden:]
             h = output[t] = (1 - z) * n + z * h
@@ -274,31 +266,27 @@ class GRUSequence(_Sequence):
         saved = saved_tensors[-1]
         xp = get_array_module(saved)
         hidden = h0.shape[-1]
-        d_input_part = xp.empty(saved.shape[:2] + (3 * hidden,), dtype=saved.dtype)
-        dv = xp.empty_like(d_input_part)  # dL/d(h_{t-1} W^T + b) at every step
+        du = xp.empty(saved.shape[:2] + (3 * hidden,), dtype=saved.dtype)  # du[t] = dL/du_t
+        dv = xp.empty_like(du)  # dv[t] = dL/dv_t
         dh = _last_state_gradient(grad_h_n, output)
         for t in reversed(range(len(output))):
             r, z, n, v_n = (saved[t, :, k * hidden:(k + 1) * hidden] for k in range(4))
             h_previous = output[t - 1] if t > 0 else h0
             if grad_output is not None:
                 dh = grad_output[t] + dh
-            dn_pre = dh * (1 - z) * (1 - n * n)
-            dr_pre = dn_pre * v_n * r * (1 - r)
-            dz_pre = dh * (h_previous - n) * z * (1 - z)
-            d_input_part[t, :, :hidden] = dv[t, :, :hidden] = dr_pre
-            d_input_part[t, :, hidden:2 * hidden] = dv[t, :, hidden:2 * hidden] = dz_pre
-            d_input_part[t, :, 2 * hidden:] = dn_pre
-            dv[t, :, 2 * hidden:] = dn_pre * r
+            da_n = dh * (1 - z) * (1 - n * n)
+            da_r = da_n * v_n * r * (1 - r)
+            da_z = dh * (h_previous - n) * z * (1 - z)
+            du[t, :, :hidden] = dv[t, :, :hidden] = da_r
+            du[t, :, hidden:2 * hidden] = dv[t, :, hidden:2 * hidden] = da_z
+            du[t, :, 2 * hidden:] = da_n
+            dv[t, :, 2 * hidden:] = da_n * r
             dh = dh * z + dv[t] @ weight  # what reaches h_{t-1}
         grad_weight, grad_bias = self.weight_and_bias_gradients(dv, h0, output)
-        return d_input_part, dh, grad_weight, grad_bias
+        return du, dh, grad_weight, grad_bias
 
     def recorded_steps(self, input_part, h0, weight, bias=None):
-        h, hs = h0, []
-        for input_part_t in input_part:
-            h = gru_step(input_part_t, h, weight, bias)
-            hs.append(h)
-        return stack(hs), h
+        return recorded_sequence(gru_step, input_part, (h0,), weight, bias)
 
 
 def gru_sequence(input_part, h0, weight_hh, bias_hh=None):
@@ -311,10 +299,10 @@ def gru_sequence(input_part, h0, weight_hh, bias_hh=None):
 # -------------------------------------------------------------------------------------
 # One time step: the equations. Each step function receives
 #
-#     input_part = x W_ih^T + b_ih          (shape (N, gates * H))
+#     input_part = x W_ih^T + b_ih          (shape (N, gates * H); u_t in the ops above)
 #
 # already computed, because the sequence modules compute it for all time steps at once
-# (see ``_RecurrentLayers._run``). What is left is the part that depends on the
+# (see ``layers/recurrent.py``). What is left is the part that depends on the
 # previous state and so must wait for the previous step.
 
 
@@ -373,3 +361,26 @@ def gru_step(input_part: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor |
     z = sigmoid(input_z + hidden_z)
     n = tanh(input_n + r * hidden_n)
     return (1 - z) * n + z * h
+
+
+def recorded_sequence(step, input_part: Tensor, state: tuple, weight_hh: Tensor, bias_hh: Tensor | None = None,
+                      **options) -> tuple:
+    """All steps of one layer recorded one by one, as ordinary ops: ``step``
+    (``rnn_step``, ``lstm_step`` or ``gru_step``) at t = 1, ..., L, each step's state
+    the next one's input. ``state`` is (h_0,), or (h_0, c_0) for ``lstm_step``; options
+    go to the step (``nonlinearity=`` for ``rnn_step``).
+
+    Returns what ``rnn_sequence`` (``lstm_sequence``, ``gru_sequence``) returns: the same
+    numbers, bit for bit, as (h_1..h_L as (L, N, H), h_L) or (h_1..h_L, h_L, c_L). Backward
+    walks the recorded chain from the last step to the first: BPTT done by the engine.
+    The one-op layers run it under create_graph, and the tests check them against it.
+    """
+    hs = []
+    # unbind: the L steps as one op, whose backward stacks their gradients (slicing
+    # input_part[t] L times would make L full-size gradient arrays)
+    for input_part_t in unbind(input_part):
+        state = step(input_part_t, *state, weight_hh, bias_hh, **options)
+        if not isinstance(state, tuple):  # rnn_step and gru_step give h, lstm_step (h, c)
+            state = (state,)
+        hs.append(state[0])
+    return (stack(hs), *state)

@@ -320,14 +320,21 @@ def _normalize_index(index, device):
                 )
             item = item.data
         elif isinstance(item, (list, numpy.ndarray)):
-            item = numpy.asarray(item)
-            if item.size == 0 and item.dtype.kind == "f":
-                item = item.astype(numpy.int64)  # [] selects nothing; NumPy calls it float64
+            item = _index_array(item)  # [] selects nothing
             if item.dtype.kind not in "biu":
                 raise IndexError(f"index arrays must be integer or boolean, got dtype {item.dtype}")
             item = to_device(item, device)
         out.append(item)
     return out[0] if len(out) == 1 else tuple(out)
+
+
+def _index_array(values):
+    """Indices (a list, tuple, int or array) as a NumPy or CuPy array. An empty list
+    becomes int64: NumPy would make it float64, which no index may be."""
+    array = get_array_module(values).asarray(values)
+    if array.size == 0 and array.dtype.kind == "f":
+        array = array.astype(numpy.int64)
+    return array
 
 
 def _is_basic(index) -> bool:
