@@ -22,9 +22,16 @@ import time
 from pathlib import Path
 
 import nbformat
+from filelock import FileLock
 from nbclient import NotebookClient
 
 REPOSITORY = Path(__file__).resolve().parent.parent
+
+# A kernel takes five free TCP ports some time before it binds them, so two kernels started
+# at the same moment can take the same ones, and then one notebook waits forever
+# (jupyter_client issue 487). The tests run notebooks on every core (pytest-xdist), so a
+# kernel starts only while it holds this machine-wide lock, until it answers.
+KERNEL_START_LOCK = Path(tempfile.gettempdir()) / "minigrad-lesson-kernel-start.lock"
 
 
 def run_notebook(path: Path, fast: bool, timeout: int = 1200) -> tuple[nbformat.NotebookNode, float]:
@@ -44,7 +51,11 @@ def run_notebook(path: Path, fast: bool, timeout: int = 1200) -> tuple[nbformat.
             client = NotebookClient(
                 notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": folder}}
             )
-            client.execute()
+            with FileLock(KERNEL_START_LOCK):
+                client.km = client.create_kernel_manager()
+                client.start_new_kernel()  # in ``folder``, from the resources above
+                client.start_new_kernel_client()  # returns once the kernel has answered
+            client.execute()  # in that kernel, which it shuts down at the end
     finally:
         for key, value in env_before.items():
             if value is None:
