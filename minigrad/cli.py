@@ -333,16 +333,15 @@ def _check_out(parser: argparse.ArgumentParser, out: Path) -> None:
 
 
 def _device_unavailable(command: str, device) -> bool:
-    """Check the GPU before loading any data; print the backend's error (it says what
-    is missing: CuPy, or a visible GPU) and return True when it cannot be used."""
+    """Check the GPU before loading any data, with the test that ``cuda_is_available()``
+    runs (one kernel); print what is missing (CuPy, a GPU, a working CUDA toolkit) and
+    how to fix it, and return True when it cannot be used."""
     if device != "cuda":
         return False
-    try:
-        backend.cuda_module()
-    except RuntimeError as error:
-        _error(command, f"{error} (or train on the CPU: --device cpu)")
-        return True
-    return False
+    why = backend.why_cuda_is_unavailable()
+    if why is not None:
+        _error(command, f"device 'cuda' cannot be used: {why}; or train on the CPU: --device cpu")
+    return why is not None
 
 
 def _train_command(parser: argparse.ArgumentParser, args) -> int:

@@ -80,14 +80,26 @@ def arange(start, stop=None, step=1, dtype=None, device="cpu", requires_grad=Fal
     return tensor(array, requires_grad=requires_grad, device=device)
 
 
+# DLPack's device types (dlpack.h) that minigrad imports
+KDL_CPU, KDL_CUDA, KDL_CUDA_MANAGED = 1, 2, 13
+
+
 def from_dlpack(obj) -> Tensor:
     """A Tensor sharing memory with ``obj`` (a NumPy/CuPy array, a torch or JAX tensor,
-    anything with ``__dlpack__``): no copy, so writes to one show in the other."""
+    anything with ``__dlpack__``): no copy, so writes to one show in the other.
+
+    Host memory (DLPack device type 1) becomes a "cpu" tensor through NumPy; GPU memory
+    becomes a "cuda" tensor through CuPy, which takes device memory (2) and CUDA managed
+    memory (13, from ``cudaMallocManaged``) alike. Any other device type raises ValueError.
+    """
     device_type = obj.__dlpack_device__()[0]
-    if device_type == 1:  # kDLCPU
+    if device_type == KDL_CPU:
         return Tensor._make(numpy.from_dlpack(obj))
-    if device_type == 2:  # kDLCUDA
+    if device_type in (KDL_CUDA, KDL_CUDA_MANAGED):
         return Tensor._make(backend.cuda_module().from_dlpack(obj))
-    raise ValueError(f"from_dlpack: unsupported DLPack device type {device_type} (expected CPU=1 or CUDA=2)")
+    raise ValueError(
+        f"from_dlpack: unsupported DLPack device type {device_type}; minigrad imports "
+        f"{KDL_CPU} (CPU), {KDL_CUDA} (CUDA) and {KDL_CUDA_MANAGED} (CUDA managed memory)"
+    )
 
 

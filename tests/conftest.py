@@ -3,7 +3,8 @@
 ``device`` runs a test once per device: "cpu" (NumPy), "standin" (minigrad's "cuda"
 path on the strict CPU stand-in of CuPy in ``cupy_standin.py``, so every CI run
 exercises it) and "cupy" (real CuPy, only when it imports and sees a GPU). The test
-receives the minigrad device string, "cpu" or "cuda".
+receives the minigrad device string, "cpu" or "cuda". ``cuda_device`` is the same
+without the CPU.
 """
 
 from __future__ import annotations
@@ -29,15 +30,27 @@ def _real_cupy():
     return cupy
 
 
-@pytest.fixture(params=["cpu", "standin", "cupy"])
-def device(request):
-    if request.param == "cpu":
-        yield "cpu"
-        return
-    module = cupy_standin if request.param == "standin" else _real_cupy()
+def _cuda_backed_by(name: str):
+    """Yield "cuda" with minigrad's CuPy being ``name`` ("standin" or "cupy") meanwhile."""
+    module = cupy_standin if name == "standin" else _real_cupy()
     previous = (backend._cuda_module, backend._cuda_import_error)
     backend.use_cuda_module(module)
     try:
         yield "cuda"
     finally:  # put back whatever the rest of the test session had
         backend._cuda_module, backend._cuda_import_error = previous
+
+
+@pytest.fixture(params=["cpu", "standin", "cupy"])
+def device(request):
+    if request.param == "cpu":
+        yield "cpu"
+        return
+    yield from _cuda_backed_by(request.param)
+
+
+@pytest.fixture(params=["standin", "cupy"])
+def cuda_device(request):
+    """``device`` without the CPU: "cuda" on the stand-in, then on real CuPy (skipped
+    without a GPU). For tests that make their own CPU reference (the command line's)."""
+    yield from _cuda_backed_by(request.param)

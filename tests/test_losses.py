@@ -565,8 +565,8 @@ def test_losses_on_device_match_cpu(device, name, target_kind):
     reference.sum().backward()
     assert out.device == device and x.grad.device == device
     assert out.dtype == reference.dtype and x.grad.dtype == mg.float32
-    np.testing.assert_allclose(out.numpy(), reference.numpy(), rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(x.grad.numpy(), reference_x.grad.numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(out.numpy(), reference.numpy(), rtol=1e-5, atol=1e-6)  # float32, another summation order on a GPU
+    np.testing.assert_allclose(x.grad.numpy(), reference_x.grad.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_class_target_checks_on_device(device):

@@ -482,7 +482,7 @@ def test_runs_on_every_device_with_state_on_the_device(cls, kwargs, device):
         opt_dev.step()
     for p, q in zip(cpu, dev):
         assert q.device == device and q.dtype == np.float32
-        np.testing.assert_allclose(q.numpy(), p.data, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(q.numpy(), p.data, rtol=1e-5, atol=1e-6)  # float32, another summation order on a GPU
         for name, value in opt_dev.state[q].items():
             if name != "step":
                 assert backend.device_of(value) == device, name

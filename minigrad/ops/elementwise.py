@@ -426,11 +426,28 @@ def neg(x):
 
 
 def pow(x, y):
+    """x ** y, entry by entry. An integer base to a negative integer power raises
+    ValueError on every device (2 ** -1 is not an integer: NumPy and PyTorch refuse it,
+    CuPy would silently give 0)."""
     if isinstance(y, (int, float)) and not isinstance(y, bool) and isinstance(x, Tensor):
         if isinstance(y, float) and x.dtype.kind in "biu":
             x = cast(x, float32)  # int tensor ** 0.5 is float32, as PyTorch (NumPy: float64)
+        if y < 0 and x.dtype.kind in "biu":
+            raise _negative_integer_power(x.dtype, y)
         return PowScalar.apply(x, exponent=y)
-    return Pow.apply(*broadcast_inputs("pow", x, y))
+    x, y = broadcast_inputs("pow", x, y)
+    if isinstance(y, Tensor) and x.dtype.kind in "biu" and y.dtype.kind == "i" and y.size:
+        lowest = int(y.data.min())  # only for integer ** integer tensors
+        if lowest < 0:
+            raise _negative_integer_power(x.dtype, lowest)
+    return Pow.apply(x, y)
+
+
+def _negative_integer_power(dtype, exponent) -> ValueError:
+    return ValueError(
+        f"pow: integers to negative integer powers are not allowed ({dtype} base, exponent "
+        f"{exponent}); make the base floating-point first, e.g. x.astype('float32') ** {exponent}"
+    )
 
 
 def _floating(x):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy
 
 from ..autograd import Function, constant
-from ..backend import get_array_module, scatter_add, to_device
+from ..backend import get_array_module, is_cuda_array, scatter_add, to_device
 from ..tensor import Tensor, as_tensors, check_same_device
 
 
@@ -66,7 +66,10 @@ class SumTo(Function):
 
 
 class GetItem(Function):
-    """y = x[index];  dx = zeros with dy added at the same places (repeats add up)."""
+    """y = x[index];  dx = zeros with dy added at the same places (repeats add up).
+
+    ``getitem`` has checked the index's bounds on every device, so the backward's
+    scatter-add never meets an entry that CuPy would silently wrap around."""
 
     def forward(self, x, index):
         self.input_shape, self.index = x.shape, index
@@ -222,10 +225,16 @@ def sum_to(x, shape):
 
 
 def getitem(x, index):
-    """``x[index]`` for ints, slices, None, Ellipsis, integer arrays, lists and boolean masks."""
+    """``x[index]`` for ints, slices, None, Ellipsis, integer arrays, lists and boolean masks.
+
+    An integer outside [-size, size) of its axis raises IndexError on every device."""
     if not isinstance(x, Tensor):  # a backward formula in plain mode: the index is ready
         return GetItem.apply(x, index=index)
-    return GetItem.apply(x, index=_normalize_index(index, x.device))
+    device = x.device
+    index = _normalize_index(index, device)
+    if device == "cuda":  # on the CPU, NumPy checks by itself: nothing added there
+        _check_in_bounds(index, x.shape)
+    return GetItem.apply(x, index=index)
 
 
 def cat(tensors, axis=0):
@@ -326,6 +335,41 @@ def _normalize_index(index, device):
             item = to_device(item, device)
         out.append(item)
     return out[0] if len(out) == 1 else tuple(out)
+
+
+def _check_in_bounds(index, shape: tuple) -> None:
+    """Raise NumPy's IndexError for an integer index array with an entry outside
+    [-size, size) of the axis it indexes.
+
+    CuPy does not check integer arrays: it wraps such an entry around (index % size), so
+    ``x[[0, 7]]`` of 5 rows silently reads row 2, and the backward's scatter-add adds
+    into row 2. NumPy raises, and minigrad must behave the same on both devices. The
+    cost is one min and one max per index array (each a wait for the GPU); ints, slices
+    and boolean masks CuPy checks itself.
+    """
+    items = index if isinstance(index, tuple) else (index,)
+    axis = 0
+    for item in items:
+        if item is Ellipsis:  # it stands for the axes that no other item indexes
+            axis += len(shape) - sum(_axes_indexed(other) for other in items)
+            continue
+        if is_cuda_array(item) and item.dtype.kind in "iu" and item.size and axis < len(shape):
+            size = shape[axis]
+            low, high = int(item.min()), int(item.max())
+            bad = high if high >= size else low if low < -size else None
+            if bad is not None:
+                raise IndexError(f"index {bad} is out of bounds for axis {axis} with size {size}")
+        axis += _axes_indexed(item)
+
+
+def _axes_indexed(item) -> int:
+    """How many axes of x one index item consumes: None and ... none of their own, a
+    boolean mask as many as it has dimensions, anything else one."""
+    if item is None or item is Ellipsis or isinstance(item, bool):
+        return 0
+    if getattr(item, "dtype", None) is not None and item.dtype.kind == "b":
+        return item.ndim
+    return 1
 
 
 def _index_array(values):
