@@ -103,9 +103,9 @@ def test_clipping_on_every_device(device):
         p.grad, q.grad = mg.tensor(g), mg.tensor(g, device=device)
     for norm_type in (2.0, math.inf):
         expected = clip_grad_norm_(cpu, 0.3, norm_type)
-        assert clip_grad_norm_(dev, 0.3, norm_type) == pytest.approx(expected, rel=1e-6)
+        assert clip_grad_norm_(dev, 0.3, norm_type) == pytest.approx(expected, rel=1e-5)  # float32 sums
     clip_grad_value_(dev, 0.01)
     clip_grad_value_(cpu, 0.01)
     for p, q in zip(cpu, dev):
         assert q.grad.device == device
-        np.testing.assert_allclose(q.grad.numpy(), p.grad.data, rtol=1e-6)
+        np.testing.assert_allclose(q.grad.numpy(), p.grad.data, rtol=1e-5, atol=1e-6)
