@@ -7,6 +7,9 @@
   ``TrainConfig`` and errors into messages.
 * ``minigrad compare`` trains one model from one seed with several optimizers and
   plots their curves side by side.
+* ``minigrad search`` searches the hyperparameters of ``minigrad train`` (RMSprop's lr,
+  alpha, eps, ...) with Optuna, in parallel, on one machine or many; the search itself
+  is in ``minigrad/search/`` (Optuna is imported only when it runs).
 * ``minigrad demo`` fits a small network to sin(x) with nothing but Tensors and the
   backward engine: a first taste of what the lessons build up to.
 
@@ -37,17 +40,24 @@ from . import backend, datasets, resume, train_config
 from . import compare as comparing
 from . import train as training
 from .models import MODELS
+from .optim.rmsprop import PRESETS
+from .search import settings as search_settings
+from .search import space as search_space
+from .search.errors import SearchError, SearchInterrupted, SearchUnavailable
 
-EXIT_UNAVAILABLE, EXIT_DIVERGED, EXIT_INTERRUPTED = 1, 3, 130
+EXIT_UNAVAILABLE, EXIT_BAD_ARGUMENTS, EXIT_DIVERGED, EXIT_INTERRUPTED = 1, 2, 3, 130
 EXIT_BROKEN_PIPE = 141  # what a shell reports for a program stopped by SIGPIPE
 EXIT_CODES = """\
 exit codes:
   0    success
-  1    the data, a checkpoint, the output folder or the GPU cannot be used
-  2    bad arguments
+  1    the data, a checkpoint, the output folder, the GPU or a search's storage
+       cannot be used
+  2    bad arguments (for search also: a bad search space, a storage that cannot
+       be reached, a study made with another space)
   3    the run diverged (its loss became NaN, infinite or huge): the learning rate
        is too large
-  130  interrupted with Ctrl-C (the last finished epoch's checkpoint is kept)"""
+  130  interrupted with Ctrl-C (the last finished epoch's checkpoint is kept; a
+       search keeps its finished trials)"""
 
 DESCRIPTION = """\
 minigrad is a small, readable reverse-mode autograd framework on NumPy (and CuPy on a
@@ -206,6 +216,21 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test-limit", type=_positive_int, help="evaluate on the first N test examples only")
 
 
+def _add_rmsprop_options(parser: argparse.ArgumentParser) -> None:
+    """RMSprop's own options (``minigrad.optim.rmsprop``; ignored by sgd and adam)."""
+    pytorch = PRESETS["pytorch"]
+    parser.add_argument("--alpha", type=_non_negative_float, help=(
+        f"rmsprop: decay rate of the squared-gradient average (default: the preset's, {pytorch['alpha']:g} "
+        "for pytorch)"))
+    parser.add_argument("--eps", type=_non_negative_float,
+                        help=f"rmsprop: epsilon of the divisor (default: the preset's, {pytorch['eps']:g} for pytorch)")
+    parser.add_argument("--centered", action="store_true", default=None,
+                        help="rmsprop: divide by the gradient's standard deviation instead of its root mean square")
+    parser.add_argument("--preset", choices=PRESETS, help=(
+        f"rmsprop: whose update formula, with its alpha and eps (default: {DEFAULTS.preset}); the lr, momentum "
+        "and centering stay this command's"))
+
+
 def _build_parser() -> tuple[argparse.ArgumentParser, dict]:
     """The ``minigrad`` parser, and its sub-parsers by command (for their error messages)."""
     parser = argparse.ArgumentParser(prog="minigrad", description=DESCRIPTION, epilog=EXIT_CODES,
@@ -231,6 +256,7 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict]:
         f"rmsprop {defaults['rmsprop']:g}; adam {defaults['adam']:g})"))
     train_parser.add_argument("--momentum", type=_non_negative_float,
                               help=f"momentum for sgd and rmsprop (default: {DEFAULTS.momentum:g})")
+    _add_rmsprop_options(train_parser)
     train_parser.add_argument("--out", metavar="DIR", help="output folder (default: runs/<date>-<time>; "
                               "with --resume, the folder resumed from)")
     train_parser.add_argument("--resume", metavar="DIR", help=(
@@ -267,7 +293,65 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict]:
                              help="learning rate (default: %(default)s)")
     demo_parser.add_argument("--seed", type=_non_negative_int, default=0,
                              help="seed for the initial weights (default: %(default)s)")
-    return parser, {"train": train_parser, "compare": compare_parser, "demo": demo_parser}
+    search_parser = _add_search_parser(commands)
+    return parser, {"train": train_parser, "compare": compare_parser, "demo": demo_parser, "search": search_parser}
+
+
+def _add_search_parser(commands) -> argparse.ArgumentParser:
+    """``minigrad search``. Defaults of None: "given" is "not None", as for train (with
+    --resume the search's own settings come from its search.json)."""
+    parser = commands.add_parser(
+        "search", help="search hyperparameters (RMSprop's lr, alpha, eps, ...) with Optuna",
+        description="Search hyperparameters of minigrad train with Optuna: each trial trains the model on the "
+        "training set less a validation split (10%) and reports its validation accuracy after every epoch; "
+        "hopeless trials are pruned. --workers processes share the study, and so do other machines that run "
+        "the same command with the same --storage postgresql://... and --study. At the end the best "
+        "configuration is trained on the whole training set and tested once (the folder best/ of --out). "
+        "Writes trials.json, trials.csv, history.png, lr_alpha.png, importances.png and best.json, and prints "
+        "the minigrad train command of the best configuration. Watch a study live with: optuna-dashboard "
+        "<storage> (the search prints it).",
+    )
+    parser.add_argument("--model", choices=MODELS, help=f"the network (default: {DEFAULTS.model})")
+    parser.add_argument("--epochs", type=_positive_int,
+                        help=f"epochs per trial and for the final run (default: per model, {_per_model('epochs')})")
+    parser.add_argument("--limit", type=_positive_int,
+                        help="use the first N training examples (the validation split is taken from them)")
+    parser.add_argument("--trials", type=_positive_int, help=(
+        "the study's budget of finished (complete or pruned) trials, counted over every process and machine "
+        "on the study (default: 20; with --resume, the search's own)"))
+    parser.add_argument("--timeout", type=_positive_float, metavar="SECONDS",
+                        help="start no trial after this many seconds (running trials finish)")
+    parser.add_argument("--workers", type=_positive_int, metavar="K",
+                        help="worker processes on this machine, sharing the study (default: 1)")
+    parser.add_argument("--seed", type=_non_negative_int,
+                        help="seed of every trial's training, of the validation split and of the samplers (default: 0)")
+    names = ", ".join(search_space.PARAMETERS)
+    parser.add_argument("--param", action="append", metavar="NAME=SPEC", help=(
+        f"a parameter to search, repeatable; NAME is one of {names}; SPEC is lo:hi, lo:hi:log (a log scale) or "
+        "a,b,c (a choice), e.g. --param lr=1e-4:1e-1:log --param alpha=0.9,0.99,0.999 (default, without "
+        "--param and --space: lr=0.0001:0.01:log, alpha=0.9,0.99,0.999, eps=1e-10:0.0001:log and batch-size "
+        "half, once and twice the model's)"))
+    parser.add_argument("--space", metavar="FILE", help=(
+        "a TOML or JSON file of NAME = SPEC, e.g. {\"lr\": \"1e-4:1e-1:log\", \"alpha\": [0.9, 0.99]}; "
+        "--param wins over it"))
+    parser.add_argument("--sampler", choices=search_settings.SAMPLERS,
+                        help="how trials are proposed: every combination, at random, or TPE (default: tpe)")
+    parser.add_argument("--pruner", choices=search_settings.PRUNERS,
+                        help="how hopeless trials are stopped: median, successive halving, or not (default: median)")
+    parser.add_argument("--storage", metavar="URL", help=(
+        "where the study lives: a journal file, or postgresql://user@host:port/database to share it between "
+        "machines (default: journal.log in the output folder)"))
+    parser.add_argument("--study", metavar="NAME", help=f"the study's name in the storage (default: "
+                        f"{search_settings.DEFAULT_STUDY})")
+    parser.add_argument("--resume", metavar="DIR", help=(
+        "continue the search in DIR with its own settings and its finished trials; interrupted trials run "
+        "again; --trials, --timeout, --workers, --device, --data-dir and --no-final may be given"))
+    parser.add_argument("--out", metavar="DIR", help="output folder (default: runs/search-<date>-<time>)")
+    parser.add_argument("--data-dir", type=_existing_folder, metavar="DIR", help="an existing data root, searched first")
+    parser.add_argument("--device", choices=backend.DEVICES, help="cpu, or cuda with CuPy (default: cpu)")
+    parser.add_argument("--no-final", action="store_true",
+                        help="do not train the best configuration on the whole training set at the end")
+    return parser
 
 
 def _config(args) -> train_config.TrainConfig:
@@ -289,11 +373,14 @@ def main(argv=None) -> int:
         return _run("demo", lambda: demo(steps=args.steps, hidden=args.hidden, lr=args.lr, seed=args.seed))
     if args.command == "train":
         return _train_command(subparsers["train"], args)
+    if args.command == "search":
+        return _search_command(args)
     return _compare_command(subparsers["compare"], args)
 
 
 # Settings that belong to a run: a resumed run takes them from its checkpoint.
 RUN_SETTINGS = {"model": "--model", "dataset": "--dataset", "optimizer": "--optimizer", "momentum": "--momentum",
+                "alpha": "--alpha", "eps": "--eps", "centered": "--centered", "preset": "--preset",
                 "schedule": "--schedule", "batch_size": "--batch-size", "clip": "--clip", "seed": "--seed",
                 "limit": "--limit", "test_limit": "--test-limit"}
 
@@ -382,11 +469,89 @@ def _compare_command(parser: argparse.ArgumentParser, args) -> int:
     return _run("compare", lambda: comparing.compare(config, args.optimizers, out, log=_print))
 
 
+# ------------------------------------------------------------------------------------
+# minigrad search
+
+# The settings of a search that --resume takes from its search.json (option -> field).
+SEARCH_SETTINGS = {"--model": "model", "--epochs": "epochs", "--limit": "limit", "--seed": "seed",
+                   "--sampler": "sampler", "--pruner": "pruner", "--storage": "storage", "--study": "study"}
+
+
+def _search_command(args) -> int:
+    """Check what can be checked without Optuna (the space, --resume), then run the
+    search. Bad input is one line and exit code 2."""
+    try:
+        params = _search_params(args.param or [])
+        if args.resume is not None:
+            _check_search_resume(args, params)
+        else:
+            search_space.build_space(params, args.space, args.model or DEFAULTS.model)
+    except SearchError as error:
+        _error("search", str(error))
+        return EXIT_BAD_ARGUMENTS
+    if _device_unavailable("search", args.device):
+        return EXIT_UNAVAILABLE
+    try:
+        from .search.runner import search
+    except ImportError as error:
+        _error("search", f"minigrad search needs Optuna ({error}): pip install 'minigrad[search]'")
+        return EXIT_UNAVAILABLE
+    options = {"model": args.model or DEFAULTS.model, "params": params or None, "space_file": args.space,
+               "trials": args.trials, "timeout": args.timeout, "workers": args.workers,
+               "seed": args.seed or 0, "sampler": args.sampler or "tpe", "pruner": args.pruner or "median",
+               "epochs": args.epochs, "limit": args.limit, "storage": args.storage, "study": args.study,
+               "resume": args.resume, "out": args.out, "data_dir": args.data_dir, "device": args.device,
+               "final": not args.no_final}
+    return _run("search", lambda: search(**options, log=_print))
+
+
+def _search_params(texts: list[str]) -> dict:
+    """The --param options as {name: spec}; a name given twice is an error."""
+    params = {}
+    for text in texts:
+        name, spec = search_space.parse_param_option(text)
+        if name in params:
+            raise SearchError(f"--param {name} given more than once")
+        params[name] = spec
+    return params
+
+
+def _check_search_resume(args, params: dict) -> None:
+    """With --resume the search's settings come from its search.json: refuse options
+    that ask for something else (they would otherwise be ignored)."""
+    try:
+        saved = search_settings.read_settings(args.resume)
+    except ValueError as error:
+        raise SearchError(f"--resume {args.resume}: {error}") from None
+    conflicts = [f"{option} {_shown(getattr(args, field))} (the search used {_shown(getattr(saved, field))})"
+                 for option, field in SEARCH_SETTINGS.items()
+                 if getattr(args, field) is not None and getattr(args, field) != getattr(saved, field)]
+    if params or args.space is not None:
+        space = search_space.canonical(search_space.build_space(params, args.space, saved.model))
+        if space != saved.space:
+            used = " ".join(f"{name}={spec}" for name, spec in saved.space.items())
+            conflicts.append(f"the space (the search used {used})")
+    if args.out is not None and Path(args.out) != Path(args.resume):
+        conflicts.append(f"--out {args.out} (the search is in {args.resume})")
+    if conflicts:
+        raise SearchError(f"--resume continues a search with its own settings; cannot change {', '.join(conflicts)}. "
+                          "Only --trials, --timeout, --workers, --device, --data-dir and --no-final may be given")
+
+
 def _run(command: str, action) -> int:
     """Run a command, turning the expected failures into one-line messages and exit codes."""
     try:
         action()
         sys.stdout.flush()  # here, where a closed pipe is handled below, rather than at exit
+    except SearchError as error:  # found before any trial ran
+        _error(command, str(error))
+        return EXIT_BAD_ARGUMENTS
+    except SearchUnavailable as error:
+        _error(command, str(error))
+        return EXIT_UNAVAILABLE
+    except SearchInterrupted as error:
+        print(f"\nminigrad {command}: {error}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except training.TrainingDiverged as error:
         _error(command, str(error))
         return EXIT_DIVERGED

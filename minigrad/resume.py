@@ -28,6 +28,9 @@ class CheckpointError(ValueError):
 
 
 CHECKPOINT = "checkpoint.npz"
+# TrainConfig's settings that came after the first checkpoints (RMSprop's options, with
+# `minigrad search`): a checkpoint without them is read with their defaults.
+ADDED_SETTINGS = {"alpha", "eps", "centered", "preset"}
 CHECKPOINT_KEYS = ("config", "epoch", "model", "optimizer", "scheduler", "rng", "loader", "history", "wall_seconds")
 
 
@@ -61,8 +64,12 @@ def read_checkpoint(path) -> dict:
     if missing:
         raise CheckpointError(f"{str(path)!r} is not a checkpoint of minigrad train (it has no "
                               f"{', '.join(missing)}; written by something else, or by another version)")
-    fields = {field.name for field in dataclasses.fields(TrainConfig)}
-    if not isinstance(state["config"], dict) or set(state["config"]) != fields:
+    fields = {field.name: field.default for field in dataclasses.fields(TrainConfig)}
+    config = state["config"]
+    if isinstance(config, dict) and set(config) < set(fields) and set(fields) - set(config) <= ADDED_SETTINGS:
+        # written before these settings existed: its run used their defaults
+        config = state["config"] = {**{name: fields[name] for name in ADDED_SETTINGS}, **config}
+    if not isinstance(config, dict) or set(config) != set(fields):
         raise CheckpointError(f"{str(path)!r} holds settings that this version of minigrad train does not know")
     return state
 

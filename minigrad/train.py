@@ -3,7 +3,8 @@
 Read it top to bottom; each step is one small function:
 
 1. ``load_data``: the images as float32, scaled to [0, 1] and standardised.
-2. ``build_model`` (models.py), ``make_optimizer`` and ``make_scheduler``.
+2. ``build_model`` (models.py), ``make_optimizer`` and ``make_scheduler``, put
+   together by ``start_run``.
 3. ``train_one_epoch``: for every mini-batch, forward, loss, backward, step.
 4. ``evaluate``: the test set in batches, under ``no_grad`` with ``model.eval()``.
 5. ``save_checkpoint`` after every epoch; at the end ``write_outputs``: metrics.json,
@@ -47,6 +48,9 @@ user gets the message above instead of NumPy's ``RuntimeWarning: overflow`` poin
 into optimizer code.
 
 Checkpoints, and how a resumed run reproduces the uninterrupted one: resume.py.
+``minigrad search`` (minigrad/search/objective.py) trains its trials with the same
+``start_run`` and ``run_epoch``, on the training set less a validation split
+(``split_off_validation``).
 """
 
 from __future__ import annotations
@@ -138,6 +142,23 @@ def data_folders(config: TrainConfig) -> dict:
     return {split: None if folder is None else str(folder) for split, folder in found.items()}
 
 
+def split_off_validation(images: numpy.ndarray, labels: numpy.ndarray, fraction: float, seed: int):
+    """``(train_images, train_labels, validation_images, validation_labels)``: a random
+    ``fraction`` of the examples (at least one), drawn with ``seed``, held out.
+
+    Choosing hyperparameters by their test accuracy would make the test accuracy of
+    the winner an optimistic estimate: it was picked *because* it scored well on those
+    examples. ``minigrad search`` compares trials on this held-out part of the
+    training set instead, and touches the test set once, with the winner. The draw
+    depends only on the seed and the number of examples, so every trial of a search
+    sees the same split. The examples kept for training stay in their original order.
+    """
+    order = numpy.random.default_rng(seed).permutation(len(labels))
+    held_out = max(1, round(fraction * len(labels)))
+    validation, kept = order[:held_out], numpy.sort(order[held_out:])
+    return images[kept], labels[kept], images[validation], labels[validation]
+
+
 def _standardise(images: numpy.ndarray, mean: tuple, std: tuple) -> numpy.ndarray:
     if images.ndim == 3:  # (N, H, W) grey images get their channel axis: (N, 1, H, W)
         images = images[:, None]
@@ -150,16 +171,21 @@ def _standardise(images: numpy.ndarray, mean: tuple, std: tuple) -> numpy.ndarra
 # 2. Optimizer and learning-rate schedule
 
 
-def make_optimizer(name: str, parameters, lr: float, momentum: float = 0.0):
-    """``sgd``, ``rmsprop`` (PyTorch's formula, alpha = 0.99) or ``adam``."""
+def make_optimizer(config: TrainConfig, parameters):
+    """The optimizer of a resolved ``config``: ``sgd``, ``rmsprop`` or ``adam``.
+
+    RMSprop is built from its preset (by default ``"pytorch"``: PyTorch's formula,
+    alpha = 0.99, eps = 1e-8) with the config's lr, alpha, eps, momentum and centering
+    on top (``RMSprop.like``)."""
     parameters = list(parameters)
-    if name == "sgd":
-        return SGD(parameters, lr=lr, momentum=momentum)
-    if name == "rmsprop":
-        return RMSprop(parameters, lr=lr, momentum=momentum)
-    if name == "adam":
-        return Adam(parameters, lr=lr)
-    raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+    if config.optimizer == "sgd":
+        return SGD(parameters, lr=config.lr, momentum=config.momentum)
+    if config.optimizer == "rmsprop":
+        return RMSprop.like(config.preset, parameters, lr=config.lr, alpha=config.alpha, eps=config.eps,
+                            momentum=config.momentum, centered=config.centered)
+    if config.optimizer == "adam":
+        return Adam(parameters, lr=config.lr)
+    raise ValueError(f"unknown optimizer {config.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
 
 
 def make_scheduler(config: TrainConfig, optimizer) -> CosineAnnealingLR | None:
@@ -198,12 +224,13 @@ def check_loss(loss: float, limit: float, what: str, when: str) -> None:
     raise TrainingDiverged(f"{what} became {loss:.4g} {when}{why}")
 
 
-def progress_bar(total_examples: int, description: str) -> tqdm:
+def progress_bar(total_examples: int, description: str, show: bool = True) -> tqdm:
     """tqdm's bar for one epoch, counting examples, on stderr. In a terminal it is
     redrawn up to ten times a second; when stderr goes to a file (a log, a batch job)
-    at most every 30 seconds, so that the log of a long run stays short."""
+    at most every 30 seconds, so that the log of a long run stays short. ``show=False``:
+    a bar that draws nothing."""
     return tqdm(total=total_examples, desc=description, unit="ex", file=sys.stderr, dynamic_ncols=True,
-                mininterval=0.1 if sys.stderr.isatty() else 30)
+                mininterval=0.1 if sys.stderr.isatty() else 30, disable=not show)
 
 
 def train_one_epoch(model, loader: DataLoader, optimizer, config: TrainConfig, progress: tqdm) -> tuple[float, float]:
@@ -301,23 +328,41 @@ def join_names(names: list[str]) -> str:
 # The whole run
 
 
+def start_run(config: TrainConfig, train_images: numpy.ndarray, train_labels: numpy.ndarray, num_classes: int):
+    """``(model, optimizer, scheduler, loader)`` for a resolved ``config``, freshly
+    initialised from ``config.seed``: the same seed gives the same initial parameters
+    and the same order of batches."""
+    minigrad_random.manual_seed(config.seed)
+    model = build_model(config.model, train_images.shape[1:], num_classes).to(config.device)
+    optimizer = make_optimizer(config, model.parameters())
+    scheduler = make_scheduler(config, optimizer)
+    loader = DataLoader(TensorDataset(train_images, train_labels), batch_size=config.batch_size,
+                        shuffle=True, seed=config.seed)
+    return model, optimizer, scheduler, loader
+
+
 def run_epoch(epoch: int, config: TrainConfig, model, optimizer, loader: DataLoader,
-              test_images: numpy.ndarray, test_labels: numpy.ndarray, loss_limit: float) -> tuple[dict, numpy.ndarray]:
+              test_images: numpy.ndarray, test_labels: numpy.ndarray, loss_limit: float,
+              show_progress: bool = True, evaluated_on: str = "test") -> tuple[dict, numpy.ndarray]:
     """Train one epoch at the optimizer's current learning rate, then evaluate on the
     test set. Returns the epoch's entry of metrics.json and the test predictions.
+
+    A search (minigrad/search/objective.py) passes its validation split as the "test"
+    set, ``evaluated_on="validation"`` for the messages, and ``show_progress=False``
+    (it shows one bar over its trials instead of one per epoch).
 
     Overflows are silenced here and only here, and a test loss above ``loss_limit``
     stops the run (see the module docstring): whatever an overflow breaks shows up in
     a loss that ``check_loss`` stops the run on."""
     start = time.perf_counter()
-    progress = progress_bar(len(loader.dataset), f"epoch {epoch}/{config.epochs}")
+    progress = progress_bar(len(loader.dataset), f"epoch {epoch}/{config.epochs}", show=show_progress)
     with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):
         try:
             train_loss, train_accuracy = train_one_epoch(model, loader, optimizer, config, progress)
         finally:
             progress.close()
         test_loss, test_accuracy, predicted = evaluate(model, test_images, test_labels, config.device)
-    check_loss(test_loss, loss_limit, "the test loss", "after the epoch")
+    check_loss(test_loss, loss_limit, f"the {evaluated_on} loss", "after the epoch")
     entry = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
              "test_loss": test_loss, "test_accuracy": test_accuracy, "seconds": time.perf_counter() - start}
     return entry, predicted
@@ -344,12 +389,7 @@ def train(config: TrainConfig, out, resume=None, log=print) -> dict:
     train_images, train_labels, test_images, test_labels, class_names = load_data(config)
     data = data_folders(config)
     out.mkdir(parents=True, exist_ok=True)  # only now: a run that finds no data leaves no empty folder
-    minigrad_random.manual_seed(config.seed)
-    model = build_model(config.model, train_images.shape[1:], len(class_names)).to(config.device)
-    optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr, config.momentum)
-    scheduler = make_scheduler(config, optimizer)
-    loader = DataLoader(TensorDataset(train_images, train_labels), batch_size=config.batch_size,
-                        shuffle=True, seed=config.seed)
+    model, optimizer, scheduler, loader = start_run(config, train_images, train_labels, len(class_names))
     history, first_epoch, earlier_seconds = [], 1, 0.0
     if checkpoint is not None:
         first_epoch, history, earlier_seconds = restore(checkpoint, model, optimizer, scheduler, loader, config,

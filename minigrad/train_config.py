@@ -8,6 +8,7 @@ from pathlib import Path
 
 from . import backend
 from .models import MODELS
+from .optim.rmsprop import PRESETS
 
 DATASETS = ("fashion-mnist", "mnist", "cifar10")
 OPTIMIZERS = ("sgd", "rmsprop", "adam")
@@ -39,7 +40,12 @@ class TrainConfig:
 
     ``lr``, ``epochs``, ``batch_size``, ``clip`` and ``device`` left at None take the
     defaults of the model and optimizer (``DEFAULT_LR``, ``MODEL_DEFAULTS``; the CPU) in
-    ``resolved()``. ``momentum`` applies to SGD and RMSprop. ``schedule`` is
+    ``resolved()``. ``momentum`` applies to SGD and RMSprop. ``alpha``, ``eps``,
+    ``centered`` and ``preset`` apply to RMSprop only: ``preset`` names whose RMSprop
+    update to use (``minigrad.optim.rmsprop.PRESETS``; ``"pytorch"``, PyTorch's, by
+    default), and ``alpha`` and ``eps`` left at None take that preset's values (0.99
+    and 1e-8 for PyTorch's). The preset's momentum, centering and learning rate are not
+    taken: ``momentum``, ``centered`` and ``lr`` say those. ``schedule`` is
     ``"cosine"`` (see ``make_scheduler``) or ``"constant"``. ``limit`` / ``test_limit``
     keep the first N training / test examples (None: all). ``clip`` is a maximum
     gradient norm (0: none). ``data_dir`` is searched for the data set first (see
@@ -51,6 +57,10 @@ class TrainConfig:
     optimizer: str = "rmsprop"
     lr: float | None = None
     momentum: float = 0.0
+    alpha: float | None = None
+    eps: float | None = None
+    centered: bool = False
+    preset: str = "pytorch"
     schedule: str = "cosine"
     epochs: int | None = None
     batch_size: int | None = None
@@ -65,7 +75,7 @@ class TrainConfig:
         """A copy with every None default filled in; checks the choices."""
         for name, value, choices in (("model", self.model, MODELS), ("dataset", self.dataset, DATASETS),
                                      ("optimizer", self.optimizer, OPTIMIZERS),
-                                     ("schedule", self.schedule, SCHEDULES)):
+                                     ("schedule", self.schedule, SCHEDULES), ("preset", self.preset, PRESETS)):
             if value not in choices:
                 raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(choices)}")
         defaults = MODEL_DEFAULTS[self.model]
@@ -75,6 +85,10 @@ class TrainConfig:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
         if self.lr is not None and not self.lr > 0:
             raise ValueError(f"the learning rate must be > 0, got {self.lr!r}")
+        for name in ("momentum", "alpha", "eps"):  # RMSprop's checks (PyTorch's): alpha >= 1 is allowed
+            value = getattr(self, name)
+            if value is not None and not value >= 0:
+                raise ValueError(f"{name} must be >= 0, got {value!r}")
         if self.data_dir is not None and not Path(self.data_dir).is_dir():
             raise ValueError(f"data_dir {self.data_dir!r} is not an existing folder")
         return dataclasses.replace(
@@ -84,7 +98,16 @@ class TrainConfig:
             batch_size=defaults["batch_size"] if self.batch_size is None else int(self.batch_size),
             clip=(defaults["clip"] or 0.0) if self.clip is None else float(self.clip),
             device=backend.check_device(self.device or "cpu"),
+            **self._rmsprop_defaults(),
         )
+
+    def _rmsprop_defaults(self) -> dict:
+        """``alpha`` and ``eps`` of the preset, where the config leaves them at None (RMSprop only)."""
+        if self.optimizer != "rmsprop":
+            return {}
+        preset = PRESETS[self.preset]
+        return {"alpha": preset["alpha"] if self.alpha is None else float(self.alpha),
+                "eps": preset["eps"] if self.eps is None else float(self.eps)}
 
 
 def default_lr(optimizer: str, momentum: float = 0.0) -> float:
@@ -93,6 +116,14 @@ def default_lr(optimizer: str, momentum: float = 0.0) -> float:
 
 
 def describe_optimizer(config: TrainConfig) -> str:
-    """``"rmsprop lr=0.001"``, ``"sgd lr=0.01 momentum=0.9"``: what the logs call it."""
+    """``"rmsprop lr=0.001"``, ``"sgd lr=0.01 momentum=0.9"``, ``"rmsprop (keras) lr=0.001
+    alpha=0.95 centered"``: what the logs call it. RMSprop's options are named only
+    where they differ from the preset's."""
     momentum = f" momentum={config.momentum:g}" if config.momentum else ""
-    return f"{config.optimizer} lr={config.lr:g}{momentum}"
+    if config.optimizer != "rmsprop":
+        return f"{config.optimizer} lr={config.lr:g}{momentum}"
+    preset = PRESETS[config.preset]
+    name = "rmsprop" if config.preset == "pytorch" else f"rmsprop ({config.preset})"
+    options = "".join(f" {option}={getattr(config, option):g}" for option in ("alpha", "eps")
+                      if getattr(config, option) is not None and getattr(config, option) != preset[option])
+    return f"{name} lr={config.lr:g}{momentum}{options}" + (" centered" if config.centered else "")

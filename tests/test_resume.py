@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad import layers, losses, optim
+from minigrad import layers, losses, optim, resume
 from minigrad import random as mg_random
 from minigrad import train as training
+from minigrad.train_config import TrainConfig
 
 DATA = Path("/usr/share/datasets/fashion-mnist")
 
@@ -141,3 +142,21 @@ def test_train_resumed_equals_uninterrupted(tmp_path, schedule):
     assert got["optimizer"]["param_groups"] == expected["optimizer"]["param_groups"]
     assert got["scheduler"] == expected["scheduler"]
     assert (got["scheduler"] is None) == (schedule == "constant")
+
+
+def _checkpoint_with_config(path, config: dict):
+    state = {key: {} for key in resume.CHECKPOINT_KEYS}
+    state.update(config=config, epoch=1, history=[], wall_seconds=1.0)
+    mg.save(state, path)
+    return path
+
+
+def test_a_checkpoint_from_before_the_rmsprop_options_reads_with_their_defaults(tmp_path):
+    config = dataclasses.asdict(TrainConfig())
+    for name in resume.ADDED_SETTINGS:
+        del config[name]
+    state = resume.read_checkpoint(_checkpoint_with_config(tmp_path / "old.npz", config))
+    assert TrainConfig(**state["config"]) == TrainConfig(**config)  # the defaults, as the run used
+    del config["momentum"]  # a setting that was always there: not a checkpoint of ours
+    with pytest.raises(resume.CheckpointError, match="settings that this version"):
+        resume.read_checkpoint(_checkpoint_with_config(tmp_path / "other.npz", config))

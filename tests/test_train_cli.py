@@ -177,7 +177,8 @@ def test_resume_equals_uninterrupted(two_epochs, one_epoch, tmp_path):
     assert code == 0, stderr
     # what was resumed: which checkpoint, which epoch, the settings it brought, what changed
     assert (f"resuming from {resumed / 'checkpoint.npz'} after epoch 1; settings from the checkpoint: model cnn, "
-            "dataset fashion-mnist, optimizer rmsprop, momentum 0.0, schedule cosine, batch size 32, clip 0.0, "
+            "dataset fashion-mnist, optimizer rmsprop, momentum 0.0, alpha 0.99, eps 1e-08, centered False, "
+            "preset pytorch, schedule cosine, batch size 32, clip 0.0, "
             "seed 0, limit 256, test limit 200; changed: epochs 2 (was 1)\n") in stdout
     straight = json.loads((two_epochs[0] / "metrics.json").read_text())
     again = json.loads((resumed / "metrics.json").read_text())
