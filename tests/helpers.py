@@ -1,11 +1,35 @@
-"""Shared test helpers: PyTorch parity in tinygrad's `helper_test_op` shape, gradchecks."""
+"""Shared test helpers: PyTorch parity in tinygrad's `helper_test_op` shape, gradchecks,
+the real Fashion-MNIST the command-line tests train on, and running `minigrad` in-process."""
 
 from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import minigrad as mg
+from minigrad import cli
+
+DATA = Path("/usr/share/datasets/fashion-mnist")
+needs_data = pytest.mark.skipif(
+    not DATA.is_dir(),
+    reason=f"real Fashion-MNIST not found in {DATA}: apt-get install dataset-fashion-mnist (CI does)",
+)
+
+
+def run_minigrad(*args) -> tuple[int, str, str]:
+    """``minigrad ARGS`` in this process: (exit code, stdout, stderr). argparse's errors,
+    --help and --version exit with SystemExit, which becomes the exit code here."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            code = cli.main([str(arg) for arg in args])
+        except SystemExit as exit:
+            code = exit.code
+    return code, stdout.getvalue(), stderr.getvalue()
 
 try:
     import torch

@@ -2,29 +2,17 @@
 
 (`minigrad train` and `minigrad compare` are tested in test_train_cli.py.)"""
 
-import contextlib
-import io
 import subprocess
 import sys
 import warnings
 
 import pytest
+from helpers import run_minigrad as run
 
 import minigrad as mg
 from minigrad import cli
 from minigrad.cli import demo
 from minigrad.train import TrainingDiverged
-
-
-def run(*args) -> tuple[int, str, str]:
-    """``minigrad ARGS`` in this process: (exit code, stdout, stderr)."""
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        try:
-            code = cli.main([str(arg) for arg in args])
-        except SystemExit as exit:  # argparse: --help, --version and argument errors
-            code = exit.code
-    return code, stdout.getvalue(), stderr.getvalue()
 
 
 def test_demo_fits_sin():

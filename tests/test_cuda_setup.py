@@ -11,8 +11,6 @@ The last one used to pass ``cuda_is_available()`` and fail at the first op; here
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import subprocess
 import sys
@@ -22,6 +20,7 @@ from pathlib import Path
 import cupy_standin
 import numpy as np
 import pytest
+from helpers import run_minigrad as run
 
 import minigrad as mg
 from minigrad import backend, cli
@@ -177,15 +176,6 @@ def test_another_module_is_checked_again(fresh_backend, monkeypatch):
 # The CLI's --device cuda: one line that says what is missing and how to fix it
 
 
-def run(*args) -> tuple[int, str, str]:
-    """``minigrad ARGS`` in this process: (exit code, stdout, stderr)."""
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        try:
-            code = cli.main([str(arg) for arg in args])
-        except SystemExit as exit:  # argparse's errors
-            code = exit.code
-    return code, stdout.getvalue(), stderr.getvalue()
 
 
 def _train_on_cuda(tmp_path) -> tuple[int, str]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy
 import pytest
+from helpers import DATA, needs_data
 
 optuna = pytest.importorskip("optuna", reason="the search extra is not installed: pip install -e '.[search]'")
 
@@ -32,11 +33,6 @@ from minigrad.train_config import TrainConfig, describe_optimizer
 
 pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 
-DATA = Path("/usr/share/datasets/fashion-mnist")
-needs_data = pytest.mark.skipif(
-    not DATA.is_dir(),
-    reason=f"real Fashion-MNIST not found in {DATA}: apt-get install dataset-fashion-mnist (CI does)",
-)
 
 
 # ------------------------------------------------------------------------------------

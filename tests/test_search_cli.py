@@ -11,9 +11,7 @@ their own files, against a real server.
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
 import json
 import os
 import shlex
@@ -24,30 +22,17 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import DATA, needs_data
+from helpers import run_minigrad as run
 
 optuna = pytest.importorskip("optuna", reason="the search extra is not installed: pip install -e '.[search]'")
 
-from minigrad import cli
 
-DATA = Path("/usr/share/datasets/fashion-mnist")
-needs_data = pytest.mark.skipif(
-    not DATA.is_dir(),
-    reason=f"real Fashion-MNIST not found in {DATA}: apt-get install dataset-fashion-mnist (CI does)",
-)
 TINY = ["--model", "mlp", "--limit", "300", "--epochs", "1", "--data-dir", str(DATA.parent)]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FINISHED = ("COMPLETE", "PRUNED")
 
 
-def run(*args) -> tuple[int, str, str]:
-    """``minigrad ARGS`` in this process: (exit code, stdout, stderr)."""
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        try:
-            code = cli.main([str(arg) for arg in args])
-        except SystemExit as exit:
-            code = exit.code
-    return code, stdout.getvalue(), stderr.getvalue()
 
 
 def study_trials(folder: Path, name: str = "minigrad-search") -> list:

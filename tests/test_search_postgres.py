@@ -34,6 +34,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from helpers import needs_data
 from postgres_server import fixture_postgres_server, fixture_postgres_url, sqlalchemy_url  # noqa: F401 - fixtures
 
 optuna = pytest.importorskip("optuna", reason="Optuna is not installed (pip install -e '.[search]')")
@@ -43,7 +44,6 @@ sqlalchemy = pytest.importorskip("sqlalchemy", reason="SQLAlchemy (Optuna's) is 
 from optuna.trial import TrialState
 
 HERE = Path(__file__).resolve()
-DATA = Path("/usr/share/datasets/fashion-mnist")
 HEARTBEAT_S = 1  # a live worker writes its trial's heartbeat every second...
 GRACE_S = 2  # ...and one silent for longer is taken for dead (Optuna's default: 2 heartbeats)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -51,8 +51,6 @@ WAIT_S = 60  # the longest any step may take on a loaded CI machine before the t
 
 needs_search = pytest.mark.skipif(not importlib.util.find_spec("minigrad.search"),
                                   reason="minigrad search is not built yet")
-needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"real Fashion-MNIST not found in {DATA}: "
-                                "apt-get install dataset-fashion-mnist (CI does)")
 
 
 # ---------------------------------------------------------------------------------------

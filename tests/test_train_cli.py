@@ -26,16 +26,12 @@ from pathlib import Path
 import cupy_standin
 import numpy
 import pytest
+from helpers import DATA, needs_data
+from helpers import run_minigrad as run
 
 import minigrad as mg
 from minigrad import backend, cli, plots
 from minigrad import train as training
-
-DATA = Path("/usr/share/datasets/fashion-mnist")
-needs_data = pytest.mark.skipif(
-    not DATA.is_dir(),
-    reason=f"real Fashion-MNIST not found in {DATA}: apt-get install dataset-fashion-mnist (CI does)",
-)
 
 # A tiny run: 256 training and 200 test examples, 8 batches per epoch.
 SMALL = ["--limit", "256", "--test-limit", "200", "--batch-size", "32", "--data-dir", str(DATA.parent)]
@@ -44,16 +40,6 @@ METRICS_KEYS = {"config", "data", "epochs", "test_accuracy", "report", "wall_sec
 EPOCH_KEYS = {"epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds"}
 
 
-def run(*args) -> tuple[int, str, str]:
-    """``minigrad ARGS`` in this process: (exit code, stdout, stderr). argparse errors
-    exit with SystemExit, which becomes the exit code here."""
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        try:
-            code = cli.main([str(arg) for arg in args])
-        except SystemExit as exit:
-            code = exit.code
-    return code, stdout.getvalue(), stderr.getvalue()
 
 
 def train(out, *args) -> tuple[int, str, str]:
