@@ -23,7 +23,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 # after ROOT is on the path:
-from benchmarks import children, interleaved, minigrad_models, reference, run, targets, workloads
+from benchmarks import children, interleaved, minigrad_models, reference, run, search_rate, targets, workloads
 from benchmarks.report import _engine_lines, format_interleaved
 
 BATCH = 16  # any batch size works; small keeps the file fast
@@ -387,3 +387,78 @@ def test_quick_interleaved_run_writes_the_documented_json(tmp_path):
     engine = report["engine_overhead"]
     assert set(engine["ops_per_second"]) == {"minigrad"} and _positive_and_finite(engine["ops_per_second"]["minigrad"])
     assert engine["shape"] == [8, 32] and engine["ops_per_block"] == 3 * engine["links"] * engine["chains_per_block"]
+
+
+# -------------------------------------------------------------------------------------
+# search_rate.py: its options, its alternation and its arithmetic on hand-made searches
+# (a real run takes minutes; `python benchmarks/search_rate.py --quick` takes ~20 s)
+
+
+def _search(workers: int, wall: float, phase: float, trial_seconds: list, best: float = 0.8,
+            distinct: int | None = None) -> dict:
+    return {"workers": workers, "wall_seconds": wall, "trial_phase_seconds": phase,
+            "finished_trials": len(trial_seconds), "trial_seconds": trial_seconds,
+            "best_validation_accuracy": best, "distinct_configurations": distinct or len(trial_seconds)}
+
+
+def test_search_rate_defaults_and_quick():
+    args = search_rate.parse_args([])
+    assert (args.rounds, args.workers, args.trials, args.epochs, args.limit) == (5, [1, 2], 8, 2, 6000)
+    assert args.threads is None and args.out.name == "search_rate.json"
+    quick = search_rate.parse_args(["--quick", "--rounds", "7"])
+    assert (quick.rounds, quick.trials, quick.epochs, quick.limit) == (1, 2, 1, 600)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--rounds", "0"], "expected a whole number >= 1, got 0"),
+    (["--trials", "two"], "expected a whole number >= 1, got 'two'"),
+    (["--workers", "1", "1"], "--workers: each count once, got 1 1"),
+])
+def test_search_rate_options_are_checked(argv, message, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        search_rate.parse_args(argv)
+    assert stopped.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_search_rate_reverses_the_order_every_other_round(monkeypatch, tmp_path):
+    calls = []
+
+    def fake_search(workers, args, folder):
+        calls.append(workers)
+        return _search(workers, 10.0, 9.0, [1.0])
+
+    monkeypatch.setattr(search_rate, "one_search", fake_search)
+    args = search_rate.parse_args(["--rounds", "3"])
+    rounds = search_rate.run_rounds(args, tmp_path, say=lambda text: None)
+    assert calls == [1, 2, 2, 1, 1, 2]
+    assert [one["order"] for one in rounds] == [[1, 2], [2, 1], [1, 2]]
+
+
+def test_search_rate_summary_takes_the_ratio_within_each_round():
+    """8 trials in 80, 100 and 90 s with 1 worker (360, 288 and 320 per hour), in 50, 60
+    and 45 s with 2 (576, 480 and 640): ratios 1.6, 1.667 and 2.0 round by round."""
+    eight = [4.0] * 8
+    rounds = [{"order": [1, 2], "searches": {1: _search(1, 80.0, 72.0, eight), 2: _search(2, 50.0, 48.0, [6.0] * 8)}},
+              {"order": [2, 1], "searches": {1: _search(1, 100.0, 96.0, eight), 2: _search(2, 60.0, 57.6, [7.0] * 8)}},
+              {"order": [1, 2], "searches": {1: _search(1, 90.0, 80.0, eight),
+                                             2: _search(2, 45.0, 40.0, [5.0] * 8, distinct=6)}}]
+    one, two = search_rate.summarize(rounds, [1, 2])
+    assert one["trials_per_hour"] == {"median": 320.0, "min": 288.0, "max": 360.0, "rounds": [360.0, 288.0, 320.0]}
+    assert one["speed_over_baseline"] is None
+    assert two["trials_per_hour"]["median"] == 576.0
+    assert two["speed_over_baseline"] == {"median": 1.6667, "min": 1.6, "max": 2.0, "rounds": [1.6, 1.6667, 2.0]}
+    assert two["trials_per_hour_trial_phase"]["median"] == 600.0  # 8 trials in 48, 57.6 and 40 s: 600, 500 and 720 per hour
+    assert two["seconds_per_trial"]["median"] == 6.0
+    assert two["best_validation_accuracy"]["median"] == 0.8
+
+    report = {"meta": {"date": "today", "cpu": "", "cpu_count": 2, "load_average_at_start": [1.0, 2.0, 3.0],
+                       "load_average_at_end": None, "trials": 8, "epochs": 2, "limit": 6000, "rounds": 3,
+                       "workers": [1, 2], "threads": None, "quick": False},
+              "rows": [one, two]}
+    table = search_rate.format_table(report)
+    assert "load average at start 1.0 2.0 3.0, at end unknown" in table
+    assert "| 1 | 320 [288-360] | 1 (baseline) |" in table
+    assert "| 2 | 576 [480-640] | 1.67 [1.60-2.00] | 600 [500-720] | 6.00 [5.00-7.00] | 0.8000 |" in table
+    assert "2 worker(s): 8 [6-8] distinct configurations in 8 trials" in table
+    assert "1 worker(s):" not in table  # every 1-worker search ran 8 distinct points
