@@ -1,12 +1,12 @@
 """Trials per hour of ``minigrad search`` with 1 and 2 worker processes.
 
-    python benchmarks/search_rate.py                      # 5 rounds of 1 and 2 workers
+    python benchmarks/search_rate.py --threads 1           # 9 rounds of 1 and 2 workers, 1 thread each
     python benchmarks/search_rate.py --rounds 3 --limit 3000
     python benchmarks/search_rate.py --quick              # smoke run: numbers mean nothing
 
 Every search is the same small one: the mlp on Fashion-MNIST, ``--trials`` trials
 (default 8) of ``--epochs`` epochs (default 2) on the first ``--limit`` training
-examples (default 6000, of which 10% are the validation split), the grid sampler over
+examples (default 30000, of which 10% are the validation split), the grid sampler over
 ``SPACE`` (lr 4 values x alpha 2 values = 8 configurations), no pruner and no final run.
 The grid and the absent pruner make every trial the same amount of work whatever the
 number of workers, so the only difference between two searches is how many trials run
@@ -72,14 +72,14 @@ QUICK = {"rounds": 1, "trials": 2, "epochs": 1, "limit": 600}
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Trials per hour of minigrad search with 1 and 2 workers, "
                                      "the worker counts taking turns round by round.")
-    parser.add_argument("--rounds", type=_at_least_one, default=5, help="rounds of one search per worker count "
-                        "(default: 5)")
+    parser.add_argument("--rounds", type=_at_least_one, default=9, help="rounds of one search per worker count "
+                        "(default: 9)")
     parser.add_argument("--workers", type=_at_least_one, nargs="+", default=[1, 2],
                         help="worker counts to compare; the first is the baseline of the ratios (default: 1 2)")
     parser.add_argument("--trials", type=_at_least_one, default=8, help="trials per search (default: 8, the grid)")
     parser.add_argument("--epochs", type=_at_least_one, default=2, help="epochs per trial (default: 2)")
-    parser.add_argument("--limit", type=_at_least_one, default=6000,
-                        help="the first N training examples, 10%% of them for validation (default: 6000)")
+    parser.add_argument("--limit", type=_at_least_one, default=30000,
+                        help="the first N training examples, 10%% of them for validation (default: 30000)")
     parser.add_argument("--threads", type=_at_least_one, default=None,
                         help=f"set {', '.join(THREAD_VARIABLES)} for the workers (default: leave the environment "
                         "as it is, i.e. NumPy's own choice)")

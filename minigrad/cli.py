@@ -345,12 +345,15 @@ def _add_search_parser(commands) -> argparse.ArgumentParser:
                         f"{search_settings.DEFAULT_STUDY})")
     parser.add_argument("--resume", metavar="DIR", help=(
         "continue the search in DIR with its own settings and its finished trials; interrupted trials run "
-        "again; --trials, --timeout, --workers, --device, --data-dir and --no-final may be given"))
+        "again; --trials, --timeout, --workers, --device, --data-dir, --no-final and --no-plots may be given"))
     parser.add_argument("--out", metavar="DIR", help="output folder (default: runs/search-<date>-<time>)")
     parser.add_argument("--data-dir", type=_existing_folder, metavar="DIR", help="an existing data root, searched first")
     parser.add_argument("--device", choices=backend.DEVICES, help="cpu, or cuda with CuPy (default: cpu)")
     parser.add_argument("--no-final", action="store_true",
                         help="do not train the best configuration on the whole training set at the end")
+    parser.add_argument("--no-plots", action="store_true", help=(
+        "do not draw history.png, lr_alpha.png and importances.png (about a second and a half: much of a "
+        "tiny search's time)"))
     return parser
 
 
@@ -501,7 +504,7 @@ def _search_command(args) -> int:
                "seed": args.seed or 0, "sampler": args.sampler or "tpe", "pruner": args.pruner or "median",
                "epochs": args.epochs, "limit": args.limit, "storage": args.storage, "study": args.study,
                "resume": args.resume, "out": args.out, "data_dir": args.data_dir, "device": args.device,
-               "final": not args.no_final}
+               "final": not args.no_final, "plots": not args.no_plots}
     return _run("search", lambda: search(**options, log=_print))
 
 
@@ -535,7 +538,7 @@ def _check_search_resume(args, params: dict) -> None:
         conflicts.append(f"--out {args.out} (the search is in {args.resume})")
     if conflicts:
         raise SearchError(f"--resume continues a search with its own settings; cannot change {', '.join(conflicts)}. "
-                          "Only --trials, --timeout, --workers, --device, --data-dir and --no-final may be given")
+                          "Only --trials, --timeout, --workers, --device, --data-dir, --no-final and --no-plots may be given")
 
 
 def _run(command: str, action) -> int:

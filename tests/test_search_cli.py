@@ -125,6 +125,58 @@ def test_a_folder_that_holds_a_search_is_not_started_again(two_workers):
 
 
 # ------------------------------------------------------------------------------------
+# --timeout and the successive-halving pruner
+
+
+@needs_data
+def test_timeout_starts_no_trial_after_it(tmp_path):
+    """A budget far beyond what fits in the time: the search ends on its own, every
+    trial that ran finished, and none started later than --timeout seconds after the
+    first (Optuna starts a trial only while less than the timeout has passed)."""
+    out, timeout = tmp_path / "run", 3
+    code, stdout, stderr = run("search", *TINY, "--trials", 1000, "--timeout", timeout, "--sampler", "random",
+                               "--param", "lr=1e-4:1e-1:log", "--out", out, "--no-final", "--no-plots")
+    assert code == 0, stderr
+    trials = study_trials(out)
+    assert 1 <= len(trials) < 1000 and all(trial.state.name in FINISHED for trial in trials)
+    starts = sorted(trial.datetime_start for trial in trials)
+    assert (starts[-1] - starts[0]).total_seconds() < timeout
+    saved = json.loads((out / "trials.json").read_text())
+    assert (saved["budget"], saved["finished"]) == (1000, len(trials))
+    assert not list(out.glob("*.png"))  # --no-plots
+    assert stdout.rstrip().endswith(json.loads((out / "best.json").read_text())["command"])
+
+
+@needs_data
+def test_successive_halving_stops_trials_at_its_first_rung(tmp_path):
+    """``--pruner halving`` with 2 epochs a trial: Optuna's SuccessiveHalvingPruner takes
+    its first rung from the first completed trial (min_resource = 1 epoch) and its next
+    rung would be at epoch 4 (reduction factor 4), so a trial is either stopped right
+    after epoch 1 or runs both epochs. A trial goes on past epoch 1 only if its accuracy
+    there is among the top quarter of the trials that reached the rung before it (the
+    best of them, while fewer than 8 have): a pruned trial is below that best."""
+    out = tmp_path / "run"
+    code, _, stderr = run("search", "--model", "mlp", "--limit", "300", "--epochs", "2", "--data-dir", DATA.parent,
+                          "--trials", 8, "--sampler", "random", "--pruner", "halving", "--param", "lr=1e-6:1e-1:log",
+                          "--out", out, "--no-final", "--no-plots")
+    assert code == 0, stderr
+    assert json.loads((out / "search.json").read_text())["pruner"] == "halving"
+    trials = study_trials(out)
+    assert [trial.state.name for trial in trials].count("PRUNED") >= 1
+    rung = []  # the epoch-1 accuracies of the trials that reached the first rung, in order
+    for trial in trials:
+        if trial.state.name == "PRUNED":
+            assert list(trial.intermediate_values) == [1]
+            assert trial.intermediate_values[1] < max(rung)
+        else:
+            assert trial.state.name == "COMPLETE" and sorted(trial.intermediate_values) == [1, 2]
+        if "completed_rung_0" in trial.system_attrs:  # the halving pruner's own record of the rung
+            assert trial.system_attrs["completed_rung_0"] == trial.intermediate_values[1]
+            rung.append(trial.intermediate_values[1])
+    assert len(rung) == len(trials) - 1  # every trial but the first, which set the rung
+
+
+# ------------------------------------------------------------------------------------
 # Bad input: one line, exit code 2
 
 
@@ -247,8 +299,9 @@ def test_ctrl_c_keeps_the_study_and_resume_completes_the_budget(tmp_path):
     assert json.loads((out / "trials.json").read_text())["finished"] == finished_before
 
     total = finished_before + 3
-    code, _, stderr = run("search", "--resume", out, "--trials", total, "--no-final")
+    code, _, stderr = run("search", "--resume", out, "--trials", total, "--no-final", "--no-plots")
     assert code == 0, stderr
+    assert not list(out.glob("*.png"))  # --no-plots, given to the resumed search
     after = study_trials(out)
     assert sum(trial.state.name in FINISHED for trial in after) == total
     assert all(trial.state.name in (*FINISHED, "FAIL") for trial in after)

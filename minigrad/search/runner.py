@@ -83,7 +83,7 @@ def search(model: str = "cnn", params: dict | None = None, space_file=None, tria
            timeout: float | None = None, workers: int | None = 1, seed: int = 0, sampler: str = "tpe",
            pruner: str = "median", epochs: int | None = None, limit: int | None = None, storage: str | None = None,
            study: str | None = None, resume=None, out=None, data_dir=None, device: str | None = "cpu",
-           final: bool = True, log=print) -> dict:
+           final: bool = True, plots: bool = True, log=print) -> dict:
     """Search hyperparameters of ``minigrad train`` for ``model`` with Optuna; return
     ``{"out", "study", "storage", "trials", "best", "final"}`` (the trial rows of
     trials.json, the best.json dict, the final run's metrics).
@@ -104,7 +104,9 @@ def search(model: str = "cnn", params: dict | None = None, space_file=None, tria
 
     ``resume`` is the folder of an earlier search to continue: its settings come from
     its search.json, and only ``trials``, ``timeout``, ``workers``, ``device``,
-    ``data_dir``, ``final`` and ``log`` apply (None keeps the search's own).
+    ``data_dir``, ``final``, ``plots`` and ``log`` apply (None keeps the search's own).
+    ``plots=False`` skips the three PNGs (drawing them takes about a second and a
+    half: much of a tiny search's time).
 
     Raises ``SearchError`` for bad input (before any trial), ``SearchUnavailable``
     when a worker or the storage fails, ``SearchInterrupted`` on Ctrl-C, and the data
@@ -123,7 +125,7 @@ def search(model: str = "cnn", params: dict | None = None, space_file=None, tria
                                      timeout=timeout, workers=workers, seed=seed, sampler=sampler, pruner=pruner,
                                      epochs=epochs, limit=limit, storage=storage, study=study, device=device,
                                      data_dir=data_dir)
-        return _run(settings, folder, resumed=resume is not None, final=final, log=log)
+        return _run(settings, folder, resumed=resume is not None, final=final, plots=plots, log=log)
 
 
 @contextlib.contextmanager
@@ -200,7 +202,7 @@ def _check_new_folder(folder: Path) -> None:
 # The search
 
 
-def _run(settings: SearchSettings, out: Path, resumed: bool, final: bool, log) -> dict:
+def _run(settings: SearchSettings, out: Path, resumed: bool, final: bool, plots: bool, log) -> dict:
     started = time.perf_counter()
     data = load_search_data(settings.base_config())  # before any folder or worker: missing data stops here
     if settings.storage is None:
@@ -228,7 +230,7 @@ def _run(settings: SearchSettings, out: Path, resumed: bool, final: bool, log) -
                                 f"kept in {shown_url(url)}. Continue with: minigrad search --resume {out}") from None
     except (sqlalchemy.exc.SQLAlchemyError, OSError) as error:
         raise SearchUnavailable(f"the storage {shown_url(url)} failed: {str(error).splitlines()[0]}") from None
-    result = _write_outputs(study, settings, space, url, out, log)
+    result = _write_outputs(study, settings, space, url, out, plots, log)
     log(_summary_message(study, time.perf_counter() - started))
     problems = _worker_problems(codes)
     if problems and count(study, FINISHED) < settings.trials:
@@ -344,10 +346,11 @@ def _header(settings: SearchSettings, url: str, study: optuna.Study) -> dict:
             "budget": settings.trials, "finished": count(study, FINISHED), "settings": settings.trial_settings()}
 
 
-def _write_outputs(study: optuna.Study, settings: SearchSettings, space: dict, url: str, out: Path, log) -> dict:
+def _write_outputs(study: optuna.Study, settings: SearchSettings, space: dict, url: str, out: Path, plots: bool,
+                   log) -> dict:
     rows = trial_rows(study)
     write_trials(out, rows, _header(settings, url, study))
-    written = ["trials.json", "trials.csv", *draw_pictures(study, space, out, log)]
+    written = ["trials.json", "trials.csv", *(draw_pictures(study, space, out, log) if plots else [])]
     trial = best_trial(study)
     best = None
     if trial is not None:
