@@ -19,8 +19,8 @@ unpickle. ``save`` writes to a temporary file next to ``path``, forces it to dis
 then renames it over ``path`` in one step (``files.atomic_path``): a crash mid-save
 leaves the previous checkpoint intact.
 
-    >>> minigrad.save({"model": model.state_dict(), "epoch": 3}, "run/checkpoint.npz")
-    >>> state = minigrad.load("run/checkpoint.npz")
+>>> minigrad.save({"model": model.state_dict(), "epoch": 3}, "run/checkpoint.npz")
+>>> state = minigrad.load("run/checkpoint.npz")
 """
 
 from __future__ import annotations

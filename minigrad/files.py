@@ -8,6 +8,8 @@ folder, force it to disk, and only then rename it over the final name. A rename 
 one folder is atomic (``os.replace``): whoever reads the file sees the old content or
 the new one, never a mixture.
 
+::
+
     with atomic_path("run/metrics.json") as temporary:
         temporary.write_text(text)       # or figure.savefig(temporary), numpy.savez(...)
 

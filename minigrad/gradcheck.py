@@ -4,7 +4,7 @@ For y = f(x), the Jacobian J holds every partial derivative: J[i, j] = dy_i / dx
 each output entry i and input entry j. gradcheck builds it twice and compares entry by
 entry, as PyTorch's gradcheck does:
 
-* numerically, one column per input entry, by central differences
+* numerically, one column per input entry, by central differences::
 
       J[:, j]  ~  (f(x + eps e_j) - f(x - eps e_j)) / (2 eps)
 
@@ -15,7 +15,7 @@ entry, as PyTorch's gradcheck does:
 
 On failure it reports the first entry that disagrees, with both values: they are the
 derivatives themselves, which a learner can work out by hand. Everything runs in
-float64: in float32 the rounding error of f, about 1e-7 * |f| / eps, would swamp the
+float64: in float32 the rounding error of f, about ``1e-7 * |f| / eps``, would swamp the
 comparison.
 """
 
@@ -35,9 +35,10 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3) -> bool:
 
     Floating-point inputs that require grad are checked (as float64 copies); other
     inputs (integer indices, constants) are passed through. ``fn`` may return a tensor
-    of any shape. An entry passes when |analytical - numerical| <= atol + rtol *
-    |numerical|. Returns True, or raises GradcheckError naming the input, the input and
-    output indices of the first entry that fails, and its numerical and analytical values.
+    of any shape. An entry passes when
+    ``|analytical - numerical| <= atol + rtol * |numerical|``. Returns True, or raises
+    GradcheckError naming the input, the input and output indices of the first entry
+    that fails, and its numerical and analytical values.
     """
     inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
     leaves = [_float64_leaf(x) for x in inputs]

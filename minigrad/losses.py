@@ -4,7 +4,7 @@ Each loss computes a per-example value ``loss`` and then reduces it: ``"mean"`` 
 default) averages every entry, ``"sum"`` adds them up, ``"none"`` returns them as they
 are. The numbers (values and gradients) are PyTorch's for the same inputs.
 
-Cross-entropy, for logits x of shape (N, C) and class indices t of shape (N,):
+Cross-entropy, for logits x of shape (N, C) and class indices t of shape (N,)::
 
     log_probs = log_softmax(x) = x - logsumexp(x)            (along the class axis)
     loss_n    = -log_probs[n, t_n]                           (nll_loss)
@@ -16,7 +16,7 @@ dloss_n/dx_n = softmax(x_n) - q_n: the prediction minus the target.
 
 Why through log_softmax and not log(softmax(x)): softmax(x)_c = e^{x_c} / sum_j e^{x_j}
 overflows for x = 1e4 (e^{1e4} = inf, and inf / inf = nan), and for the wrong classes
-it underflows to 0, whose log is -inf. log_softmax uses the log-sum-exp trick,
+it underflows to 0, whose log is -inf. log_softmax uses the log-sum-exp trick::
 
     logsumexp(x) = m + log(sum_j e^{x_j - m})    with m = max_j x_j,
 
@@ -26,18 +26,18 @@ never log 0). log_probs stays finite for logits of any size, and so do the gradi
 Images (or sequences) work the same way: logits (N, C, d1, ...) with targets
 (N, d1, ...) give one loss per position, as in PyTorch.
 
-Mean squared error, for predictions x and targets y of the same shape:
+Mean squared error, for predictions x and targets y of the same shape::
 
     loss = (x - y)^2                     dloss/dx = 2 (x - y)
 
 Binary cross-entropy with logits, for logits x and probabilities y in [0, 1] (same
-shape): with p = sigmoid(x) = 1 / (1 + e^{-x}),
+shape): with p = sigmoid(x) = 1 / (1 + e^{-x})::
 
     loss = -[y log p + (1 - y) log(1 - p)]
          = max(x, 0) - x*y + log(1 + e^{-|x|})           dloss/dx = sigmoid(x) - y
 
 The second line is the same number computed without forming p (see
-``binary_cross_entropy_with_logits``), so it is stable for |x| = 1e4.
+``binary_cross_entropy_with_logits``), so it is stable for ``|x|`` = 1e4.
 
 Targets may be Tensors, NumPy arrays or lists; arrays are moved to the device of the
 predictions. The classes (``CrossEntropyLoss``, ...) hold the options and call the
@@ -77,7 +77,7 @@ def cross_entropy(logits, target, reduction: str = "mean", label_smoothing: floa
 
     ``logits``: (N, C), or (N, C, d1, ...) for one prediction per position, or (C,) for
     one example. ``target``: integer class indices in [0, C) of shape (N,),
-    (N, d1, ...) or () respectively. With s = ``label_smoothing``:
+    (N, d1, ...) or () respectively. With s = ``label_smoothing``::
 
         log_probs = log_softmax(logits, axis=1)                  (axis 0 for (C,))
         loss      = (1 - s) * (-log_probs[t]) + s * mean_c(-log_probs[c])
@@ -148,16 +148,16 @@ def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean") ->
     """Binary cross-entropy of ``sigmoid(logits)`` against probabilities ``target``.
 
     With p = sigmoid(x) = 1 / (1 + e^{-x}), log p = -log(1 + e^{-x}) and
-    log(1 - p) = -x - log(1 + e^{-x}), so
+    log(1 - p) = -x - log(1 + e^{-x}), so::
 
         loss = -[y log p + (1 - y) log(1 - p)] = x - x*y + log(1 + e^{-x}).
 
     For x < 0, e^{-x} overflows (x = -1e4); there log(1 + e^{-x}) = -x + log(1 + e^{x}).
-    Both cases in one formula:
+    Both cases in one formula::
 
         loss = max(x, 0) - x*y + log(1 + e^{-|x|}) = softplus(x) - x*y
 
-    where the exponent -|x| is never positive. dloss/dx = sigmoid(x) - y and
+    where the exponent ``-|x|`` is never positive. dloss/dx = sigmoid(x) - y and
     dloss/dy = -x. ``target`` must be floating point (soft labels are fine) and have
     the shape of ``logits``.
     """
@@ -178,9 +178,9 @@ def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean") ->
 
 
 class Softplus(Function):
-    """y = softplus(x) = log(1 + e^x) = max(x, 0) + log(1 + e^{-|x|});  dy/dx = sigmoid(x).
+    """y = softplus(x) = log(1 + e^x) = max(x, 0) + ``log(1 + e^{-|x|})``;  dy/dx = sigmoid(x).
 
-    Written as one Function, not as relu(x) + log(1 + exp(-|x|)) from Tensor ops: that
+    Written as one Function, not as ``relu(x) + log(1 + exp(-|x|))`` from Tensor ops: that
     sum is smooth, but its two pieces have kinks at x = 0 whose one-sided slopes cancel
     only in the limit; at exactly x = 0 the ops would give relu'(0) = 0 and sign(0) = 0,
     a slope of 0 instead of sigmoid(0) = 1/2 (and zero-initialised logits are common).

@@ -49,7 +49,7 @@ def mlp(image_shape: tuple, num_classes: int = 10) -> Sequential:
 
 
 def cnn(image_shape: tuple, num_classes: int = 10) -> Sequential:
-    """A small convolutional network:
+    """A small convolutional network::
 
         Conv2d(C, 16, 3, padding=1) -> ReLU -> MaxPool2d(2)       (N, 16, H/2, W/2)
         Conv2d(16, 32, 3, padding=1) -> ReLU -> MaxPool2d(2)      (N, 32, H/4, W/4)

@@ -192,7 +192,7 @@ def make_scheduler(config: TrainConfig, optimizer) -> CosineAnnealingLR | None:
     """The learning-rate schedule of the run, stepped once at the end of every epoch.
 
     ``"cosine"``: ``CosineAnnealingLR(optimizer, T_max=epochs)`` (lesson 12), so epoch
-    e (1-based) of E trains at
+    e (1-based) of E trains at::
 
         lr_e = lr * (1 + cos(pi * (e - 1) / E)) / 2,
 

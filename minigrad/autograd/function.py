@@ -35,13 +35,14 @@ from .grad_mode import _mode, check_finite, user_frame
 class Function:
     """A differentiable operation; see the module docstring for the contract.
 
-    After ``apply`` records a node, it holds:
+    After ``apply`` records a node, it holds::
+
       edges       for each input: where its gradient goes (the input's node, the input
                   itself if it is a leaf, or None if it needs no gradient), with the
                   input's shape and dtype, so the engine can undo broadcasting, and
                   which output of that node the input was (None: its only output);
       output_ref  a weak reference to the output Tensor (for its hooks, retain_grad);
-      _saved      the arrays ``save_for_backward`` kept (freed after backward), and
+      _saved      the arrays save_for_backward kept (freed after backward), and
       _saved_ids  the ids of the input arrays and of the output, to tell them apart.
 
     A forward may also return a tuple of arrays (``split``, ``unbind``): the op then has

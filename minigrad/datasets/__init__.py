@@ -1,10 +1,10 @@
 """Fashion-MNIST, MNIST and CIFAR-10 as NumPy arrays: find the files, verify, download, parse.
 
-    >>> images, labels = minigrad.datasets.fashion_mnist(train=True)
-    >>> images.shape, images.dtype, labels.shape, labels.dtype
-    ((60000, 28, 28), dtype('uint8'), (60000,), dtype('int64'))
-    >>> minigrad.datasets.CLASSES["fashion-mnist"][labels[0]]
-    'Ankle boot'
+>>> images, labels = minigrad.datasets.fashion_mnist(train=True)
+>>> images.shape, images.dtype, labels.shape, labels.dtype
+((60000, 28, 28), dtype('uint8'), (60000,), dtype('int64'))
+>>> minigrad.datasets.CLASSES["fashion-mnist"][labels[0]]
+'Ankle boot'
 
 **Where the files are looked for**, in this order; the first place that holds every file
 of the requested split is used:

@@ -2,7 +2,7 @@
 
 Why not zeros: every unit of a layer would compute the same thing and receive the
 same gradient, and would stay identical forever. Random values break that symmetry.
-Their scale matters too: Linear and Conv2d draw from
+Their scale matters too: Linear and Conv2d draw from::
 
     U(-1/sqrt(fan_in), 1/sqrt(fan_in)),      fan_in = inputs per output unit
 

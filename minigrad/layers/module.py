@@ -4,7 +4,7 @@ A layer is a function with state. ``Linear`` computes ``x W^T + b``, and W and b
 live somewhere, be found by the optimizer, be moved to the GPU, and be saved to disk.
 ``Module`` does that bookkeeping once, for every layer and every model made of layers:
 
-* **Registration.** Assigning an attribute files it by type (``__setattr__`` below):
+* **Registration.** Assigning an attribute files it by type (``__setattr__`` below)::
 
       self.weight = Parameter(...)   ->  self._parameters["weight"]   (trained)
       self.register_buffer("running_mean", t)  ->  self._buffers[...]  (state, not trained)
@@ -350,7 +350,7 @@ class Module:
 
     def __repr__(self) -> str:
         """The tree, in PyTorch's format: one line per child, each indented by two
-        spaces, e.g.
+        spaces, e.g.::
 
             Sequential(
               (0): Linear(in_features=784, out_features=256, bias=True)

@@ -112,7 +112,7 @@ class LayerNorm(Module):
     the last len(normalized_shape) axes of each example (which must equal
     ``normalized_shape``; an int means one axis).
 
-    Any input shape (..., *normalized_shape) -> the same shape. ``weight`` = 1 and
+    Any input shape ``(..., *normalized_shape)`` -> the same shape. ``weight`` = 1 and
     ``bias`` = 0 have shape normalized_shape (``elementwise_affine=False`` drops both,
     ``bias=False`` only the bias). Same in training and eval.
     """

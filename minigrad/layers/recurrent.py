@@ -1,7 +1,7 @@
 """Recurrent layers: RNN, LSTM and GRU, one time step at a time.
 
 A recurrent layer reads a sequence x_1, ..., x_L and carries a hidden state from one
-step to the next:
+step to the next::
 
     h_t = step(x_t, h_{t-1})
 
@@ -33,7 +33,8 @@ order), the initialisation U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)) of every
 weight and bias, the shapes of inputs, states and return values. Weights copied from a
 ``torch.nn.LSTM`` give the same numbers here.
 
-Shapes, with L the sequence length, N the batch size, H = hidden_size:
+Shapes, with L the sequence length, N the batch size, H = hidden_size::
+
     sequence input   (L, N, input_size), or (N, L, input_size) with batch_first=True,
                      or (L, input_size) for one unbatched sequence
     output           (L, N, H) (or (N, L, H) / (L, H)): the top layer's h_t at every t
@@ -116,9 +117,9 @@ def _check_input(name: str, input, input_size: int, ndim: int, shapes: str) -> t
 
 def _prepare_states(name: str, states: list, leading: tuple, x: Tensor, hidden_size: int,
                     batched: bool) -> list:
-    """Check the states, each (*leading, N, H), or (*leading, H) if the input had no batch
-    axis; return them with the batch axis, zeros (x's dtype and device) for a missing one.
-    ``x`` is the input with its batch axis (N, features) or (L, N, features)."""
+    """Check the states, each ``(*leading, N, H)``, or ``(*leading, H)`` if the input had
+    no batch axis; return them with the batch axis, zeros (x's dtype and device) for a
+    missing one. ``x`` is the input with its batch axis (N, features) or (L, N, features)."""
     batch = x.shape[-2]
     expected = (*leading, batch, hidden_size) if batched else (*leading, hidden_size)
     prepared = []
@@ -171,7 +172,7 @@ class _Cell(Module):
 
 
 class RNNCell(_Cell):
-    """One step of an Elman RNN, as ``torch.nn.RNNCell``:
+    """One step of an Elman RNN, as ``torch.nn.RNNCell``::
 
         h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)      (or relu)
 
@@ -323,7 +324,7 @@ class _RecurrentLayers(Module):
 
 
 class RNN(_RecurrentLayers):
-    """A multi-layer Elman RNN, as ``torch.nn.RNN``. At every step t, in every layer:
+    """A multi-layer Elman RNN, as ``torch.nn.RNN``. At every step t, in every layer::
 
         h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)      (or relu)
 

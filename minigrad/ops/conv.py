@@ -2,17 +2,17 @@
 
 The convolution of deep learning (strictly a cross-correlation, as in every library)
 of an input x of shape (N, C, H, W) with a weight w of shape (OC, C, kh, kw), stride
-(sh, sw) and zero padding (ph, pw) is
+(sh, sw) and zero padding (ph, pw) is::
 
     y[n, o, a, b] = bias[o] + sum_{i, j, c} xpad[n, c, a*sh + i, b*sw + j] * w[o, c, i, j]
 
 where xpad is x with ph rows of zeros above and below and pw columns of zeros left
-and right, and the output has
+and right, and the output has::
 
     OH = floor((H + 2*ph - kh) / sh) + 1,    OW = floor((W + 2*pw - kw) / sw) + 1.
 
 **im2col.** For one output pixel (n, a, b) the sum runs over one window of kh*kw*C
-numbers. im2col ("image to columns") copies every window into a row of a matrix:
+numbers. im2col ("image to columns") copies every window into a row of a matrix::
 
     cols[(n, a, b), (i, j, c)] = xpad[n, c, a*sh + i, b*sw + j]      cols: (N*OH*OW, kh*kw*C)
 
@@ -20,7 +20,7 @@ Flatten each filter the same way, W[o, (i, j, c)] = w[o, c, i, j], a matrix of s
 (OC, kh*kw*C). Now every output pixel is a row of cols times a row of W: the
 convolution is the linear layer y = x W^T + b applied to every window, and the whole
 of it is ONE matrix product, which BLAS (or cuBLAS) does far faster than any loop we
-could write:
+could write::
 
     Y = cols @ W^T + bias      Y: (N*OH*OW, OC)  ->  reshape (N, OH, OW, OC)  ->  y (N, OC, OH, OW)
 
@@ -30,7 +30,7 @@ several times faster; any order works as long as W uses the same one.)
 
 **Windows without a loop.** Entry [n, c, h, w] of an array lives at byte offset
 n*sN + c*sC + h*sH + w*sW, where (sN, sC, sH, sW) are its strides. Window entry
-[n, a, b, i, j, c] is xpad[n, c, a*sh + i, b*sw + j], at offset
+[n, a, b, i, j, c] is xpad[n, c, a*sh + i, b*sw + j], at offset::
 
     n*sN + a*(sh*sH) + b*(sw*sW) + i*sH + j*sW + c*sC,
 
@@ -40,7 +40,7 @@ the one copy im2col has to pay (windows overlap, so a pixel appears in several r
 
 **Backward.** im2col only copies entries, so its backward adds them back up: col2im
 sends every entry of a gradient dcols to the pixel it was copied from, and a pixel
-that sat in several windows receives the sum,
+that sat in several windows receives the sum::
 
     dx[n, c, h, w] = sum of dcols[(n, a, b), (i, j, c)] over all a*sh + i = h + ph, b*sw + j = w + pw.
 

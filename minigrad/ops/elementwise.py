@@ -247,7 +247,7 @@ class LeakyReLU(Function):
 
 
 class Abs(Function):
-    """y = |x|;  dy/dx = sign(x) (0 at x = 0, as PyTorch)."""
+    """y = ``|x|``;  dy/dx = sign(x) (0 at x = 0, as PyTorch)."""
 
     def forward(self, x):
         xp = get_array_module(x)

@@ -70,7 +70,7 @@ def matmul(a, b):
 
 
 class Linear(Function):
-    """y = x W^T + b for x (N, in), W (out, in), b (out,) or no bias:
+    """y = x W^T + b for x (N, in), W (out, in), b (out,) or no bias::
 
         dL/dx = dL/dy W,    dL/dW = (dL/dy)^T x,    dL/db = sum over the N rows of dL/dy
 

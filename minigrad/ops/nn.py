@@ -110,6 +110,8 @@ def _axis(axis, ndim) -> tuple:
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """Inverted dropout: zero each entry with probability p, scale the rest by 1/(1-p).
 
+    ::
+
         mask_i = 1 with probability 1 - p, else 0        (drawn once per call)
         y_i = x_i * mask_scaled_i,   mask_scaled = mask / (1 - p)
 
@@ -144,8 +146,10 @@ def embedding(indices, weight: Tensor) -> Tensor:
     ``weight`` has shape (num_embeddings, dim); ``indices`` holds integers in
     [0, num_embeddings), of any shape S (a Tensor, NumPy array or list); y has shape
     S + (dim,). This is the same as one-hot(indices) @ weight, without building the
-    one-hot matrix. Its gradient is therefore
+    one-hot matrix. Its gradient is therefore::
+
         dL/dweight[k, :] = sum of dy[s, :] over every position s with indices[s] = k,
+
     a scatter-add: a word that appears twice in a sentence gets both gradients. That is
     exactly the backward of integer-array indexing (``getitem``), which we reuse.
     """
@@ -186,7 +190,7 @@ def batch_norm(
     """Batch normalisation, as ``torch.nn.functional.batch_norm``.
 
     x is (N, C), (N, C, L) or (N, C, H, W). For each channel c, over the n = N*L (or
-    N*H*W) values of that channel:
+    N*H*W) values of that channel::
 
         mean_c = (1/n) sum x                      var_c = (1/n) sum (x - mean_c)^2
         x_hat  = (x - mean_c) / sqrt(var_c + eps)
@@ -195,7 +199,7 @@ def batch_norm(
     In training, mean_c and var_c are the statistics of this batch. They depend on x, so
     the gradient flows through them too (every example's output depends on the whole
     batch); composing Tensor ops gets that right without a hand-derived formula. The
-    running statistics are updated in place (no graph) as
+    running statistics are updated in place (no graph) as::
 
         running_mean = (1 - momentum) * running_mean + momentum * mean_c
         running_var  = (1 - momentum) * running_var  + momentum * var_c * n / (n - 1)
@@ -259,7 +263,7 @@ def layer_norm(
     """Layer normalisation, as ``torch.nn.functional.layer_norm``.
 
     Each example is normalised over its last k = len(normalized_shape) axes (an int
-    means one axis), which must have exactly that shape. Over those m values:
+    means one axis), which must have exactly that shape. Over those m values::
 
         mean  = (1/m) sum x                var = (1/m) sum (x - mean)^2   (biased)
         x_hat = (x - mean) / sqrt(var + eps)

@@ -1,7 +1,7 @@
 """A whole RNN, LSTM or GRU layer as one op: the time loop in forward, and
 backpropagation through time (BPTT) written out in backward.
 
-An Elman RNN layer computes, for t = 1, ..., L:
+An Elman RNN layer computes, for t = 1, ..., L::
 
     u_t = x_t W_ih^T + b_ih                          the input part (``input_part``)
     a_t = u_t + h_{t-1} W^T + b                      W = W_hh (H, H), b = b_hh (H,)
@@ -12,7 +12,7 @@ where the layer hands over u_t for all steps at once (one product, see
 per step, forward and backward, and on short arrays their Python bookkeeping costs more
 than their arithmetic. As one op, forward is a plain loop over arrays, and backward
 receives dL/dh_t for every t from the output sequence, and dL/dh_n from the last state
-(two outputs of the op), and walks back in time:
+(two outputs of the op), and walks back in time::
 
     dL/dh_t = (dL/dh_t from the output) + da_{t+1} W     h_t feeds the output and step t+1
     da_t    = dL/da_t = dL/dh_t * f'(a_t)                f' = 1 - h_t^2 (tanh), [h_t > 0] (relu)
@@ -20,7 +20,7 @@ receives dL/dh_t for every t from the output sequence, and dL/dh_n from the last
     dL/du_t = da_t,    dL/dh_0 = da_1 W,
 
 and, because every step uses the same W and b, their gradients are sums over t, done
-after the loop as one product over all steps:
+after the loop as one product over all steps::
 
     dL/dW = sum_t da_t^T h_{t-1},    dL/db = sum_t sum_n da_t[n]
 
@@ -138,14 +138,14 @@ def rnn_sequence(input_part, h0, weight_hh, bias_hh=None, nonlinearity: str = "t
 class LSTMSequence(_Sequence):
     """One LSTM layer: three outputs, h_1..h_L as (L, N, H), h_n = h_L and c_n = c_L.
 
-    Forward, as ``lstm_step`` at every step (gates in PyTorch's order i, f, g, o):
+    Forward, as ``lstm_step`` at every step (gates in PyTorch's order i, f, g, o)::
 
         [a_i, a_f, a_g, a_o] = u_t + h_{t-1} W^T + b       u_t = x_t W_ih^T + b_ih (input_part)
         i, f, o = sigmoid(a_i, a_f, a_o),   g = tanh(a_g)
         c_t = f * c_{t-1} + i * g,          h_t = o * tanh(c_t)
 
     Backward, from the last step to the first, with dh and dc what reaches h_t and c_t
-    (from the outputs, and from step t+1 through da_{t+1} W and dc_{t+1} * f_{t+1}):
+    (from the outputs, and from step t+1 through da_{t+1} W and dc_{t+1} * f_{t+1})::
 
         dc   = dc + dh * o * (1 - tanh(c_t)^2)               c_t reaches h_t through tanh
         da_t = [dc * g * i (1 - i),  dc * c_{t-1} * f (1 - f),  dc * i * (1 - g^2),
@@ -218,13 +218,13 @@ class GRUSequence(_Sequence):
     """One GRU layer: two outputs, h_1..h_L as (L, N, H), and h_n = h_L, as RNNSequence.
 
     Forward, as ``gru_step`` at every step (gates in PyTorch's order r, z, n), with
-    [u_r, u_z, u_n] = u_t (input_part) and [v_r, v_z, v_n] = v_t = h_{t-1} W^T + b:
+    [u_r, u_z, u_n] = u_t (input_part) and [v_r, v_z, v_n] = v_t = h_{t-1} W^T + b::
 
         a_r = u_r + v_r,   a_z = u_z + v_z,   a_n = u_n + r * v_n
         r = sigmoid(a_r),  z = sigmoid(a_z),  n = tanh(a_n)
         h_t = (1 - z) * n + z * h_{t-1}
 
-    Backward, from the last step to the first, with dh what reaches h_t:
+    Backward, from the last step to the first, with dh what reaches h_t::
 
         da_n = dh * (1 - z) * (1 - n^2)              through n = tanh(a_n)
         da_r = da_n * v_n * r (1 - r)                r multiplies v_n
@@ -308,9 +308,11 @@ def gru_sequence(input_part, h0, weight_hh, bias_hh=None):
 
 def rnn_step(input_part: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None,
              nonlinearity: str = "tanh") -> Tensor:
-    """One step of the Elman RNN:
+    """One step of the Elman RNN::
 
         h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)     (relu instead of tanh if asked)
+
+    ``input_part`` is x W_ih^T + b_ih, computed by the caller.
     """
     pre_activation = input_part + linear(h, weight_hh, bias_hh)
     if nonlinearity == "tanh":
@@ -323,7 +325,7 @@ def rnn_step(input_part: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor |
 def lstm_step(input_part: Tensor, h: Tensor, c: Tensor, weight_hh: Tensor,
               bias_hh: Tensor | None) -> tuple[Tensor, Tensor]:
     """One step of the LSTM. The four gates come from one product, in PyTorch's order
-    i, f, g, o (rows 0:H, H:2H, 2H:3H, 3H:4H of the weights):
+    i, f, g, o (rows 0:H, H:2H, 2H:3H, 3H:4H of the weights)::
 
         gates = x W_ih^T + b_ih + h W_hh^T + b_hh
         i = sigmoid(gates_i)      input gate: how much of the candidate to write
@@ -345,7 +347,7 @@ def lstm_step(input_part: Tensor, h: Tensor, c: Tensor, weight_hh: Tensor,
 
 
 def gru_step(input_part: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None) -> Tensor:
-    """One step of the GRU, gates in PyTorch's order r, z, n (rows 0:H, H:2H, 2H:3H):
+    """One step of the GRU, gates in PyTorch's order r, z, n (rows 0:H, H:2H, 2H:3H)::
 
         r = sigmoid(x W_ir^T + b_ir + h W_hr^T + b_hr)         reset gate
         z = sigmoid(x W_iz^T + b_iz + h W_hz^T + b_hz)         update gate

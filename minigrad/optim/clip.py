@@ -2,7 +2,7 @@ r"""Gradient clipping: keep one bad batch from throwing the parameters far away.
 
 * ``clip_grad_norm_(parameters, max_norm, norm_type=2.0)``: treat all gradients as one
   long vector and compute its norm, total = (Σ_p ‖g_p‖^q)^(1/q) with q = ``norm_type``
-  (the largest |g| for q = inf). If it is too large, scale every gradient by the same
+  (the largest ``|g|`` for q = inf). If it is too large, scale every gradient by the same
   factor, so the direction of the step is kept::
 
       coef ← max_norm / (total + 1e-6)

@@ -7,7 +7,7 @@ cannot suit them all. Rprop (Riedmiller and Braun, 1993) used only the *sign* of
 full-batch gradient. Lecture 6e of Hinton's Coursera course "Neural Networks for
 Machine Learning" (2012, with Srivastava and Swersky) presented RMSProp, credited there to
 Tijmen Tieleman and cited since as Tieleman and Hinton (2012), as "a mini-batch version of
-rprop": keep, for every weight, a moving average of the squared gradient,
+rprop": keep, for every weight, a moving average of the squared gradient::
 
     MeanSquare(w, t) = 0.9 MeanSquare(w, t-1) + 0.1 (∂E/∂w)²,
 
@@ -64,12 +64,12 @@ momentum 0.9. Why each column matters:
   first steps), the divisor is sqrt(ε) or ε: with ε = 1e-7, sqrt(ε) ≈ 3e-4. The same ε
   therefore means very different things; to translate, ε_inside ≈ ε_outside².
 * **v₀ = 0 or 1.** Starting at 0 (PyTorch), the first v is (1 - α) g², so the first
-  step is γ g / (sqrt(1 - α) |g|) ≈ 10 γ for α = 0.99: the early steps are *larger*
+  step is γ g / (sqrt(1 - α) ``|g|``) ≈ 10 γ for α = 0.99: the early steps are *larger*
   than γ. TF1 started at 1, so v stays near 1 for the first ~1/(1 - α) steps and, for
   gradients well below 1, the early steps are about γ g: not normalised at all.
 * **Bias correction** (Optax's option, as in Adam) removes that start-up effect instead:
   dividing by 1 - αᵗ makes v̂ an unbiased average from the first step, so the first step
-  is γ g / |g|.
+  is γ g / ``|g|``.
 * **γ inside or outside the momentum buffer.** With a constant learning rate the two are
   identical (b_lr_inside = γ b_lr_outside). They differ when γ changes: with γ inside
   (TF, Keras, Optax, Graves) the buffer remembers the step sizes of the past, so a
@@ -90,7 +90,7 @@ from __future__ import annotations
 from .. import backend
 from .optimizer import Optimizer
 
-# Each preset: the arguments (defaults included) that reproduce one system's RMSProp update.
+#: Each preset: the arguments (defaults included) that reproduce one system's RMSProp update.
 PRESETS: dict[str, dict] = {
     # PyTorch 2.x, torch/optim/rmsprop.py (checked against torch 2.13): RMSprop(lr=1e-2,
     # alpha=0.99, eps=1e-8, momentum=0, centered=False); square_avg starts at zeros;
