@@ -403,7 +403,7 @@ def _search(workers: int, wall: float, phase: float, trial_seconds: list, best: 
 
 def test_search_rate_defaults_and_quick():
     args = search_rate.parse_args([])
-    assert (args.rounds, args.workers, args.trials, args.epochs, args.limit) == (5, [1, 2], 8, 2, 6000)
+    assert (args.rounds, args.workers, args.trials, args.epochs, args.limit) == (9, [1, 2], 8, 2, 30000)
     assert args.threads is None and args.out.name == "search_rate.json"
     quick = search_rate.parse_args(["--quick", "--rounds", "7"])
     assert (quick.rounds, quick.trials, quick.epochs, quick.limit) == (1, 2, 1, 600)
