@@ -18,6 +18,8 @@ DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT))  # autodoc reads the checkout's minigrad, installed or not
 
+from minigrad.files import atomic_path  # after the line above: the checkout's minigrad
+
 project = "minigrad"
 author = "the minigrad authors"
 copyright = "2026, the minigrad authors"
@@ -79,7 +81,18 @@ def write_cli_help(folder: Path) -> None:
     for command in ([], ["train"], ["compare"], ["search"]):
         text = subprocess.run([sys.executable, "-m", "minigrad", *command, "--help"], capture_output=True,
                               text=True, check=True, env=environment, cwd=ROOT).stdout
-        (folder / f"{'-'.join(['minigrad', *command])}.txt").write_text(text)
+        with atomic_path(folder / f"{'-'.join(['minigrad', *command])}.txt") as temporary:
+            temporary.write_text(text)
 
 
 write_cli_help(DOCS / "_build" / "cli")
+
+
+def hide_object_base(app, name, obj, options, bases: list) -> None:
+    """Drop "Bases: object" under a class: it says nothing (Module, Optimizer and the like stay)."""
+    if bases == [object]:
+        bases.clear()
+
+
+def setup(app) -> None:
+    app.connect("autodoc-process-bases", hide_object_base)
