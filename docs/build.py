@@ -35,7 +35,9 @@ def build(out: Path = OUT, fresh: bool = False) -> int:
         options.append("--fresh-env")
     code = build_main([*options, str(ROOT), str(out)])
     if code == 0:
-        (out / "index.html").write_text(FRONT_DOOR)
+        temporary = out / "index.html.tmp"  # written whole, then renamed: never half a page
+        temporary.write_text(FRONT_DOOR)
+        temporary.replace(out / "index.html")
         print(f"the book is in {out}: open {out / 'index.html'}")
     return code
 

@@ -60,11 +60,8 @@ autodoc_default_options = {"members": True, "show-inheritance": True}
 # ---- the site
 html_theme = "sphinx_book_theme"
 html_title = "minigrad"
-html_static_path = []
 html_theme_options = {
-    "repository_url": "https://github.com/minigrad/minigrad",
     "use_download_button": True,  # each lesson page offers its .ipynb
-    "use_repository_button": False,
     "show_toc_level": 2,
     "navigation_with_keys": False,
 }

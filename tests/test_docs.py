@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import html.parser
 import http.server
+import importlib.util
 import re
 import shutil
 import threading
@@ -47,8 +48,6 @@ needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not in
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     """The book built from scratch with docs/build.py, as the README says."""
-    import importlib.util
-
     spec = importlib.util.spec_from_file_location("docs_build", ROOT / "docs" / "build.py")
     build = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(build)
