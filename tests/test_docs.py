@@ -23,7 +23,9 @@ from __future__ import annotations
 import functools
 import html.parser
 import http.server
+import importlib
 import importlib.util
+import inspect
 import re
 import shutil
 import threading
@@ -186,6 +188,29 @@ def test_every_relative_link_and_image_resolves(site):
                 if urllib.parse.unquote(parts.fragment) not in pages[file]:
                     broken.append(f"{path.relative_to(site)}: {tag} {target} (no such anchor)")
     assert broken == []
+
+
+PUBLIC_MODULES = ["minigrad", "minigrad.functional", "minigrad.layers", "minigrad.losses", "minigrad.optim",
+                  "minigrad.data", "minigrad.datasets", "minigrad.metrics", "minigrad.search"]
+
+
+def public_names(module) -> list[str]:
+    """``__all__``, or else the functions and classes the module defines without a leading _."""
+    if hasattr(module, "__all__"):
+        return list(module.__all__)
+    return [name for name, value in vars(module).items() if not name.startswith("_")
+            and (inspect.isfunction(value) or inspect.isclass(value)) and value.__module__ == module.__name__]
+
+
+def test_the_api_reference_documents_every_public_name(site):
+    """Each name a learner can import from a public module has an entry (a submodule, a
+    page section) in the API pages; a name without a docstring would be left out silently."""
+    documented = set()
+    for path in (site / "docs" / "api").glob("*.html"):
+        documented |= parse(path).ids
+    missing = [f"{name}.{attribute}" for name in PUBLIC_MODULES for attribute in public_names(importlib.import_module(name))
+               if f"{name}.{attribute}" not in documented and f"module-{name}.{attribute}" not in documented]
+    assert missing == []
 
 
 # ------------------------------------------------------------------------------------

@@ -469,18 +469,22 @@ def sqrt(x):
 
 
 def tanh(x):
+    """tanh(x), elementwise (``Tanh`` above); integer and bool tensors become float32."""
     return Tanh.apply(_floating(x))
 
 
 def sigmoid(x):
+    """1 / (1 + e^{-x}), elementwise (``Sigmoid`` above); integer and bool tensors become float32."""
     return Sigmoid.apply(_floating(x))
 
 
 def relu(x):
+    """max(x, 0), elementwise (``ReLU`` above)."""
     return ReLU.apply(x)
 
 
 def leaky_relu(x, negative_slope=0.01):
+    """x where x > 0, else ``negative_slope`` * x, elementwise (``LeakyReLU`` above)."""
     return LeakyReLU.apply(x, negative_slope=negative_slope)
 
 
