@@ -71,10 +71,10 @@ html_last_updated_fmt = None
 
 
 def write_cli_help(folder: Path) -> None:
-    """``minigrad --help`` and each command's, exactly as a terminal shows them (80
-    columns), for docs/api/cli.rst to include."""
+    """``minigrad --help`` and each command's, exactly as a terminal 74 columns wide shows
+    them (the width of the page's code box), for docs/api/cli.rst to include."""
     folder.mkdir(parents=True, exist_ok=True)
-    environment = {**os.environ, "COLUMNS": "80", "PYTHONPATH": str(ROOT)}
+    environment = {**os.environ, "COLUMNS": "74", "PYTHONPATH": str(ROOT)}
     for command in ([], ["train"], ["compare"], ["search"]):
         text = subprocess.run([sys.executable, "-m", "minigrad", *command, "--help"], capture_output=True,
                               text=True, check=True, env=environment, cwd=ROOT).stdout

@@ -47,22 +47,25 @@ from .search.errors import SearchError, SearchInterrupted, SearchUnavailable
 
 EXIT_UNAVAILABLE, EXIT_BAD_ARGUMENTS, EXIT_DIVERGED, EXIT_INTERRUPTED = 1, 2, 3, 130
 EXIT_BROKEN_PIPE = 141  # what a shell reports for a program stopped by SIGPIPE
+# Both texts are shown as written (RawDescriptionHelpFormatter), so they are wrapped by
+# hand to fit a terminal 74 columns wide (and the code box of the book's CLI page).
 EXIT_CODES = """\
 exit codes:
   0    success
-  1    the data, a checkpoint, the output folder, the GPU or a search's storage
-       cannot be used
-  2    bad arguments (for search also: a bad search space, a storage that cannot
-       be reached, a study made with another space)
-  3    the run diverged (its loss became NaN, infinite or huge): the learning rate
-       is too large
-  130  interrupted with Ctrl-C (the last finished epoch's checkpoint is kept; a
-       search keeps its finished trials)"""
+  1    the data, a checkpoint, the output folder, the GPU or a search's
+       storage cannot be used
+  2    bad arguments (for search also: a bad search space, a storage that
+       cannot be reached, a study made with another space)
+  3    the run diverged (its loss became NaN, infinite or huge): the
+       learning rate is too large
+  130  interrupted with Ctrl-C (the last finished epoch's checkpoint is
+       kept; a search keeps its finished trials)"""
 
 DESCRIPTION = """\
-minigrad is a small, readable reverse-mode autograd framework on NumPy (and CuPy on a
-GPU). These commands train image classifiers built with it on Fashion-MNIST, MNIST or
-CIFAR-10. Run "minigrad COMMAND --help" for the options of each command."""
+minigrad is a small, readable reverse-mode autograd framework on NumPy
+(and CuPy on a GPU). These commands train image classifiers built with it
+on Fashion-MNIST, MNIST or CIFAR-10. Run "minigrad COMMAND --help" for the
+options of each command."""
 
 DEFAULTS = train_config.TrainConfig()  # the defaults that the help texts name
 
@@ -226,9 +229,9 @@ def _add_rmsprop_options(parser: argparse.ArgumentParser) -> None:
                         help=f"rmsprop: epsilon of the divisor (default: the preset's, {pytorch['eps']:g} for pytorch)")
     parser.add_argument("--centered", action="store_true", default=None,
                         help="rmsprop: divide by the gradient's standard deviation instead of its root mean square")
-    parser.add_argument("--preset", choices=PRESETS, help=(
-        f"rmsprop: whose update formula, with its alpha and eps (default: {DEFAULTS.preset}); the lr, momentum "
-        "and centering stay this command's"))
+    parser.add_argument("--preset", choices=PRESETS, metavar="NAME", help=(  # NAME: the choices would overflow the usage line
+        f"rmsprop: whose update formula, with its alpha and eps: {', '.join(PRESETS)} (default: {DEFAULTS.preset}); "
+        "the lr, momentum and centering stay this command's"))
 
 
 def _build_parser() -> tuple[argparse.ArgumentParser, dict]:
