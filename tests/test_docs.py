@@ -115,7 +115,10 @@ class Visit:
         self.page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
         self.page.evaluate("() => MathJax.startup.promise")
 
-    def close(self) -> None:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exception) -> None:
         self.page.close()
 
 
@@ -220,8 +223,7 @@ def test_the_api_reference_documents_every_public_name(site):
 @needs_chromium
 @pytest.mark.parametrize("page", PAGES)
 def test_a_page_loads_cleanly_and_its_math_is_typeset(browser, server, page):
-    visit = Visit(browser, server + f"{page}.html", allowed=server)
-    try:
+    with Visit(browser, server + f"{page}.html", allowed=server) as visit:
         images = visit.page.eval_on_selector_all("img", "images => images.map(i => [i.src, i.complete && i.naturalWidth > 0])")
         assert [source for source, decoded in images if not decoded] == [], "images that did not load"
         if visit.page.locator(".math").count():
@@ -238,14 +240,11 @@ def test_a_page_loads_cleanly_and_its_math_is_typeset(browser, server, page):
         assert visit.errors == [], "console errors"
         assert visit.blocked == [], "requests to other hosts"
         assert visit.failed == [], "requests that failed"
-    finally:
-        visit.close()
 
 
 @needs_chromium
 def test_the_rmsprop_page_shows_the_algorithm_box_and_the_presets(browser, server):
-    visit = Visit(browser, server + "docs/api/rmsprop.html", allowed=server)
-    try:
+    with Visit(browser, server + "docs/api/rmsprop.html", allowed=server) as visit:
         box = visit.page.locator("pre", has_text="v ← α v + (1 - α) g²")
         assert box.count() == 1 and box.is_visible()
         assert "θ ← θ - γ g / d" in box.inner_text()
@@ -254,21 +253,16 @@ def test_the_rmsprop_page_shows_the_algorithm_box_and_the_presets(browser, serve
         assert visit.page.locator('dt[id="minigrad.optim.RMSprop"]').is_visible()
         assert visit.page.locator('dt[id="minigrad.optim.rmsprop.PRESETS"]').is_visible()
         assert visit.errors == [] and visit.blocked == []
-    finally:
-        visit.close()
 
 
 @needs_chromium
 def test_searching_for_square_avg_finds_the_rmsprop_page(browser, server):
-    visit = Visit(browser, server + "search.html?q=square_avg", allowed=server)
-    try:
+    with Visit(browser, server + "search.html?q=square_avg", allowed=server) as visit:
         results = visit.page.locator("#search-results a")
         results.first.wait_for(timeout=20_000)
         targets = [urllib.parse.urlsplit(href).path for href in results.evaluate_all("links => links.map(a => a.href)")]
         assert "/docs/api/rmsprop.html" in targets
         assert visit.errors == [] and visit.blocked == []
-    finally:
-        visit.close()
 
 
 @needs_chromium
@@ -276,25 +270,19 @@ def test_a_page_opened_from_disk_typesets_its_math(browser, site):
     """No server at all: the lesson read straight from the folder, as after
     ``open docs/_build/html/index.html``."""
     lesson = site / "lessons" / "07_adagrad_to_rmsprop.html"
-    visit = Visit(browser, lesson.as_uri(), allowed="file://")
-    try:
+    with Visit(browser, lesson.as_uri(), allowed="file://") as visit:
         visit.wait_for_math()
         assert visit.page.locator("mjx-container").count() > 10
         assert visit.errors == [] and visit.blocked == []
-    finally:
-        visit.close()
 
 
 @needs_chromium
 def test_a_lesson_page_offers_its_notebook(browser, server):
-    visit = Visit(browser, server + "lessons/07_adagrad_to_rmsprop.html", allowed=server)
-    try:
+    with Visit(browser, server + "lessons/07_adagrad_to_rmsprop.html", allowed=server) as visit:
         link = visit.page.locator("a.btn-download-source-button")
         assert link.inner_text().strip() == ".ipynb"
         response = visit.page.request.get(link.evaluate("a => a.href"))
         assert response.body() == (ROOT / "lessons" / "07_adagrad_to_rmsprop.ipynb").read_bytes()
-    finally:
-        visit.close()
 
 
 @needs_chromium
@@ -306,8 +294,7 @@ def test_a_lesson_page_offers_its_notebook(browser, server):
 def test_screenshots(browser, server, name, page, show):
     """Three pages as a learner sees them, for a person to look at (CI keeps them);
     the RMSprop page scrolled to its algorithm box."""
-    visit = Visit(browser, server + f"{page}.html", allowed=server)
-    try:
+    with Visit(browser, server + f"{page}.html", allowed=server) as visit:
         if visit.page.locator(".math").count():
             visit.wait_for_math()
         if show is not None:
@@ -316,5 +303,3 @@ def test_screenshots(browser, server, name, page, show):
         with atomic_path(SCREENSHOTS / f"{name}.png") as temporary:
             temporary.write_bytes(visit.page.screenshot(full_page=False))
         assert (SCREENSHOTS / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    finally:
-        visit.close()
