@@ -5,10 +5,10 @@ Symbols (the code uses the same names): θ parameter, g gradient, γ ``lr``, β1
 v_max ``max_exp_avg_sq``, t ``step``. m, v and v_max start at 0. For t = 1, 2, ...::
 
     g ← -g                          if maximize
-    g ← g + λ θ                     if λ ≠ 0       (L2 penalty; see AdamW for decoupled decay)
+    g ← g + λ θ                     if λ ≠ 0       (L2 penalty; AdamW decouples it)
     m ← m + (1 - β1) (g - m)        (= β1 m + (1 - β1) g, the moving average of g)
     v ← β2 v + (1 - β2) g²
-    v_max ← max(v_max, v)           if amsgrad, and then v is replaced by v_max below
+    v_max ← max(v_max, v)           if amsgrad; v_max replaces v below
     step_size ← γ / (1 - β1^t)      (bias correction of m: m started at 0)
     denom ← sqrt(v) / sqrt(1 - β2^t) + ε
     θ ← θ - step_size · m / denom

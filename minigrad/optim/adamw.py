@@ -7,7 +7,7 @@ m ``exp_avg``, v ``exp_avg_sq``, v_max ``max_exp_avg_sq``, t ``step``). For t = 
     θ ← θ (1 - γ λ)                 (weight decay applied to θ itself ...)
     m ← m + (1 - β1) (g - m)
     v ← β2 v + (1 - β2) g²          (... so it never enters m or v)
-    v_max ← max(v_max, v)           if amsgrad, and then v is replaced by v_max below
+    v_max ← max(v_max, v)           if amsgrad; v_max replaces v below
     θ ← θ - γ / (1 - β1^t) · m / (sqrt(v) / sqrt(1 - β2^t) + ε)
 
 In Adam with ``weight_decay`` the penalty λθ is added to g, so it is divided by

@@ -24,11 +24,11 @@ The algorithm, in the symbols of the code
 For t = 1, 2, ...::
 
     g ← -g                           if maximize
-    g ← g + λ θ                      if λ ≠ 0          (L2 penalty added to the gradient)
+    g ← g + λ θ                      if λ ≠ 0          (an L2 penalty)
     v ← α v + (1 - α) g²                               (moving average of g²)
-    ḡ ← ḡ + (1 - α) (g - ḡ)          if centered       (= α ḡ + (1 - α) g, moving average of g)
+    ḡ ← ḡ + (1 - α) (g - ḡ)          if centered       (= α ḡ + (1 - α) g)
     v̂, ḡ̂ ← v / (1 - αᵗ), ḡ / (1 - αᵗ)   if bias_correction, else v̂, ḡ̂ ← v, ḡ
-    s ← v̂ - ḡ̂²  if centered, else s ← v̂             (variance of g, or its mean square)
+    s ← v̂ - ḡ̂²  if centered, else s ← v̂             (g's variance, or mean square)
     d ← sqrt(s + ε)  if eps_inside_sqrt, else d ← sqrt(s) + ε
     if μ > 0:
         b ← μ b + γ g / d,   θ ← θ - b               if lr_in_momentum
