@@ -26,13 +26,15 @@ FRONT_DOOR = """<!DOCTYPE html>
 """
 
 
-def build(out: Path = OUT, fresh: bool = False) -> int:
-    """Run Sphinx on the repository with docs/conf.py; return its exit code."""
+def build(out: Path = OUT) -> int:
+    """Run Sphinx on the repository with docs/conf.py; return its exit code.
+
+    Every page is read again each time (``--fresh-env``): an incremental build would not
+    repeat the warnings of unchanged pages, so a broken docstring could pass unseen, and
+    the whole book takes only seconds."""
     from sphinx.cmd.build import build_main
 
-    options = ["-b", "html", "-c", str(DOCS), "--fail-on-warning", "--keep-going", "--quiet"]
-    if fresh:
-        options.append("--fresh-env")
+    options = ["-b", "html", "-c", str(DOCS), "--fresh-env", "--fail-on-warning", "--keep-going", "--quiet"]
     code = build_main([*options, str(ROOT), str(out)])
     if code == 0:
         temporary = out / "index.html.tmp"  # written whole, then renamed: never half a page
@@ -46,9 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build the book (lessons, README, API reference) as an "
                                      "offline website.")
     parser.add_argument("--out", type=Path, default=OUT, help=f"output folder (default: {OUT.relative_to(ROOT)})")
-    parser.add_argument("--fresh", action="store_true", help="read every page again, not only the changed ones")
     args = parser.parse_args(argv)
-    return build(args.out, args.fresh)
+    return build(args.out)
 
 
 if __name__ == "__main__":
